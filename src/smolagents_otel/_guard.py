@@ -1,0 +1,33 @@
+"""Fail-open support: our own errors are logged once per place and never reach the agent."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+logger = logging.getLogger("smolagents_otel")
+_seen: set[str] = set()
+_lock = threading.Lock()
+
+
+def report_internal_error(where: str, exc: BaseException) -> None:
+    """Log a failure of smolagents-otel's own code: a warning the first time per place, then debug."""
+    with _lock:
+        first = where not in _seen
+        _seen.add(where)
+    if first:
+        logger.warning(
+            "smolagents-otel: internal error in %s; the agent continues untraced at this point (%s: %s)",
+            where,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+    else:
+        logger.debug("smolagents-otel: internal error in %s again: %r", where, exc)
+
+
+def reset_reported() -> None:
+    """Forget which places already logged (for tests)."""
+    with _lock:
+        _seen.clear()

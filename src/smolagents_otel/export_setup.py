@@ -424,7 +424,7 @@ def _phoenix_endpoint(endpoint: str | None, protocol: str) -> str:
         if ":" in host:
             host = f"[{host}]"
         return f"{parts.scheme}://{host}:{PHOENIX_GRPC_PORT}"
-    return _with_traces_path(base)
+    return base
 
 
 def _build_phoenix(
@@ -501,7 +501,7 @@ def _flush_and_shutdown(provider: TracerProvider, timeout_millis: int) -> bool:
     except RuntimeError:  # threads refused this late in interpreter shutdown: do it inline
         work()
         return outcome["flushed"]
-    worker.join()
+    worker.join(timeout_millis / 1000.0)
     if worker.is_alive():
         logger.warning(
             "smolagents-otel: spans were not all exported within %d ms at exit; the rest are dropped "

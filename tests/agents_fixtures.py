@@ -50,12 +50,16 @@ def code(body: str) -> str:
 
 def code_agent(replies: list[Any], **kwargs: Any) -> CodeAgent:
     kwargs.setdefault("verbosity_level", 0)
-    return CodeAgent(tools=kwargs.pop("tools", [add, weather, broken]), model=ScriptedModel(replies), **kwargs)
+    return CodeAgent(
+        tools=kwargs.pop("tools", [add, weather, broken]), model=ScriptedModel(replies), **kwargs
+    )
 
 
 def tool_agent(replies: list[Any], **kwargs: Any) -> ToolCallingAgent:
     kwargs.setdefault("verbosity_level", 0)
-    return ToolCallingAgent(tools=kwargs.pop("tools", [add, weather, broken]), model=ScriptedModel(replies), **kwargs)
+    return ToolCallingAgent(
+        tools=kwargs.pop("tools", [add, weather, broken]), model=ScriptedModel(replies), **kwargs
+    )
 
 
 THREE_STEP_CODE = [

@@ -12,19 +12,35 @@ from opentelemetry.trace import StatusCode
 from smolagents_otel.testing import ScriptedModel
 
 RUN_KEYS = {
-    "gen_ai.operation.name": str, "gen_ai.agent.name": str, "openinference.span.kind": str,
-    "smolagents.span.type": str, "smolagents.finish_reason": str, "smolagents.run.steps": int,
-    "smolagents.run.input_tokens": int, "smolagents.run.output_tokens": int, "smolagents.run.total_tokens": int,
-    "input.value": str, "output.value": str,
+    "gen_ai.operation.name": str,
+    "gen_ai.agent.name": str,
+    "openinference.span.kind": str,
+    "smolagents.span.type": str,
+    "smolagents.finish_reason": str,
+    "smolagents.run.steps": int,
+    "smolagents.run.input_tokens": int,
+    "smolagents.run.output_tokens": int,
+    "smolagents.run.total_tokens": int,
+    "input.value": str,
+    "output.value": str,
 }
 MODEL_KEYS = {
-    "gen_ai.operation.name": str, "gen_ai.request.model": str, "gen_ai.usage.input_tokens": int,
-    "gen_ai.usage.output_tokens": int, "openinference.span.kind": str, "smolagents.span.type": str,
-    "input.value": str, "output.value": str,
+    "gen_ai.operation.name": str,
+    "gen_ai.request.model": str,
+    "gen_ai.usage.input_tokens": int,
+    "gen_ai.usage.output_tokens": int,
+    "openinference.span.kind": str,
+    "smolagents.span.type": str,
+    "input.value": str,
+    "output.value": str,
 }
 TOOL_KEYS = {
-    "gen_ai.operation.name": str, "gen_ai.tool.name": str, "openinference.span.kind": str,
-    "smolagents.span.type": str, "input.value": str, "output.value": str,
+    "gen_ai.operation.name": str,
+    "gen_ai.tool.name": str,
+    "openinference.span.kind": str,
+    "smolagents.span.type": str,
+    "input.value": str,
+    "output.value": str,
 }
 
 
@@ -50,9 +66,17 @@ def test_code_agent_three_steps(instrument, get_trace):
     tr = get_trace()
     assert tr.tree() == [
         (0, "invoke_agent CodeAgent"),
-        (1, "step 1"), (2, "chat scripted-model"), (2, "execute_tool python_interpreter"), (3, "execute_tool add"),
-        (1, "step 2"), (2, "chat scripted-model"), (2, "execute_tool python_interpreter"), (3, "execute_tool add"),
-        (1, "step 3"), (2, "chat scripted-model"), (2, "execute_tool python_interpreter"),
+        (1, "step 1"),
+        (2, "chat scripted-model"),
+        (2, "execute_tool python_interpreter"),
+        (3, "execute_tool add"),
+        (1, "step 2"),
+        (2, "chat scripted-model"),
+        (2, "execute_tool python_interpreter"),
+        (3, "execute_tool add"),
+        (1, "step 3"),
+        (2, "chat scripted-model"),
+        (2, "execute_tool python_interpreter"),
         (3, "execute_tool final_answer"),
     ]
     assert_common(tr)
@@ -254,7 +278,10 @@ def test_managed_agent_called_from_code_and_from_tool_calling_agent(instrument, 
 
     helper2 = code_agent([code("final_answer('from tca')")], name="helper2", description="helps too")
     tca = tool_agent(
-        [[tool_call("helper2", {"task": "do it"}, "call_m")], [tool_call("final_answer", {"answer": "ok"}, "c2")]],
+        [
+            [tool_call("helper2", {"task": "do it"}, "call_m")],
+            [tool_call("final_answer", {"answer": "ok"}, "c2")],
+        ],
         managed_agents=[helper2],
     )
     assert tca.run("delegate via tools") == "ok"
@@ -296,11 +323,18 @@ def test_uninstrument_restores_every_original_by_identity(instrumentor, provider
     import smolagents.tools as tools
 
     targets = [
-        (agents.MultiStepAgent, "run"), (agents.MultiStepAgent, "__call__"), (agents.MultiStepAgent, "__init__"),
-        (agents.MultiStepAgent, "_generate_planning_step"), (agents.CodeAgent, "_step_stream"),
-        (agents.ToolCallingAgent, "_step_stream"), (agents.ToolCallingAgent, "execute_tool_call"),
-        (tools.Tool, "__call__"), (lpe.LocalPythonExecutor, "__call__"),
-        (models.Model, "generate"), (models.OpenAIModel, "generate"), (models.OpenAIModel, "generate_stream"),
+        (agents.MultiStepAgent, "run"),
+        (agents.MultiStepAgent, "__call__"),
+        (agents.MultiStepAgent, "__init__"),
+        (agents.MultiStepAgent, "_generate_planning_step"),
+        (agents.CodeAgent, "_step_stream"),
+        (agents.ToolCallingAgent, "_step_stream"),
+        (agents.ToolCallingAgent, "execute_tool_call"),
+        (tools.Tool, "__call__"),
+        (lpe.LocalPythonExecutor, "__call__"),
+        (models.Model, "generate"),
+        (models.OpenAIModel, "generate"),
+        (models.OpenAIModel, "generate_stream"),
         (models.LiteLLMModel, "generate_stream"),
     ]
     before = {t: vars(t[0])[t[1]] for t in targets}
@@ -337,10 +371,10 @@ def test_suppressed_instrumentation_makes_no_span(instrument, get_trace):
 
 
 def test_fault_in_attribute_code_leaves_answer_unchanged(instrument, get_trace, monkeypatch, caplog):
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
     import smolagents_otel.wrap_agents as wa
     import smolagents_otel.wrap_models as wm
-
-    from opentelemetry.instrumentation.utils import suppress_instrumentation
 
     instrument()
     expected = code_agent(THREE_STEP_CODE)
@@ -361,7 +395,8 @@ def test_fault_in_attribute_code_leaves_answer_unchanged(instrument, get_trace, 
     assert [getattr(m, "error", None) for m in agent.memory.steps] == [None] * len(expected.memory.steps)
     warnings = [r for r in caplog.records if "internal error" in r.getMessage()]
     assert {r.getMessage().split(" in ")[1].split(";")[0] for r in warnings} == {
-        "starting a model span", "starting a step span"
+        "starting a model span",
+        "starting a step span",
     }
     assert len(warnings) == 2  # logged once per place, not once per call
     tr = get_trace()
@@ -391,6 +426,8 @@ def test_secrets_never_reach_attributes(instrument, get_trace, monkeypatch):
         blobs = [str(v) for v in span.attributes.values()]
         blobs += [str(v) for e in span.events for v in e.attributes.values()]
         for blob in blobs:
-            assert openai_key not in blob and "tok-very-private-value-123" not in blob and "hf_xxxx" not in blob
+            assert (
+                openai_key not in blob and "tok-very-private-value-123" not in blob and "hf_xxxx" not in blob
+            )
     leak_span = get_trace().one("execute_tool leak")
     assert "[REDACTED]" in leak_span.attributes["output.value"]

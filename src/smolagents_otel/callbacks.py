@@ -23,10 +23,14 @@ def callback_name(fn: Any) -> str:
 def _arity(fn: Callback) -> int:
     """How many positional arguments the callback takes: 1 ``(event)`` or 2 ``(event, agent)``."""
     target = fn
-    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None)):
-        raise TypeError(f"callback {callback_name(fn)} is an async function; lifecycle callbacks must be sync")
+    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(type(target).__call__):
+        raise TypeError(
+            f"callback {callback_name(fn)} is an async function; lifecycle callbacks must be sync"
+        )
     if inspect.isasyncgenfunction(target):
-        raise TypeError(f"callback {callback_name(fn)} is an async generator; lifecycle callbacks must be sync")
+        raise TypeError(
+            f"callback {callback_name(fn)} is an async generator; lifecycle callbacks must be sync"
+        )
     try:
         signature = inspect.signature(target)
     except (TypeError, ValueError):
@@ -93,9 +97,7 @@ class CallbackRegistry:
         self._lock = threading.Lock()
         self._by_event: dict[LifecycleEvent, tuple[Registration, ...]] = {}
 
-    def add(
-        self, event: Any, fn: Any, *, agent: Any = None, blocks_on_error: bool = False
-    ) -> CallbackHandle:
+    def add(self, event: Any, fn: Any, *, agent: Any = None, blocks_on_error: bool = False) -> CallbackHandle:
         name = LifecycleEvent.coerce(event)
         if not callable(fn):
             raise TypeError(f"callback for {name.name} must be callable, got {type(fn).__name__}")
@@ -107,7 +109,9 @@ class CallbackRegistry:
                 # When the agent is garbage-collected its callbacks go too.
                 agent_ref = weakref.ref(agent, lambda _ref: holder and self.remove(holder[0]))
             except TypeError:
-                raise TypeError(f"agent={agent!r} cannot be weakly referenced; pass a smolagents agent") from None
+                raise TypeError(
+                    f"agent={agent!r} cannot be weakly referenced; pass a smolagents agent"
+                ) from None
         registration = Registration(name, fn, arity, callback_name(fn), agent_ref, blocks_on_error)
         holder.append(registration)
         with self._lock:

@@ -61,13 +61,15 @@ class Config:
 
     Attributes:
         capture_content: record prompts, model outputs, code, tool arguments and results
-            (env ``SMOLAGENTS_OTEL_CAPTURE_CONTENT``, also ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
+            (env ``SMOLAGENTS_OTEL_CAPTURE_CONTENT``, also
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
         max_attribute_length: longest string attribute, in characters; longer ones are cut and end
             with a visible ``…[truncated N chars]`` marker (env ``SMOLAGENTS_OTEL_MAX_ATTRIBUTE_LENGTH``).
         max_event_content_length: longest content string on a lifecycle-event record
             (env ``SMOLAGENTS_OTEL_MAX_EVENT_CONTENT_LENGTH``).
         redact_secrets: mask API keys, tokens and the values of ``*KEY*``/``*TOKEN*``/``*SECRET*``/
-            ``*PASSWORD*`` environment variables in every content string (env ``SMOLAGENTS_OTEL_REDACT_SECRETS``).
+            ``*PASSWORD*`` environment variables in every content string
+            (env ``SMOLAGENTS_OTEL_REDACT_SECRETS``).
         event_sinks: where lifecycle events are recorded: ``span_events``, ``logs`` (OpenTelemetry log
             records tied to the span), ``langfuse_spans`` (short child spans Langfuse shows as events)
             (env ``SMOLAGENTS_OTEL_EVENT_SINKS``, comma-separated, ``none`` for none).
@@ -77,14 +79,18 @@ class Config:
             (env ``SMOLAGENTS_OTEL_STRICT_CALLBACKS``).
     """
 
-    capture_content: bool = field(default=True, metadata={"s": _Setting("SMOLAGENTS_OTEL_CAPTURE_CONTENT", _parse_bool)})
+    capture_content: bool = field(
+        default=True, metadata={"s": _Setting("SMOLAGENTS_OTEL_CAPTURE_CONTENT", _parse_bool)}
+    )
     max_attribute_length: int = field(
         default=16384, metadata={"s": _Setting("SMOLAGENTS_OTEL_MAX_ATTRIBUTE_LENGTH", _parse_int)}
     )
     max_event_content_length: int = field(
         default=1024, metadata={"s": _Setting("SMOLAGENTS_OTEL_MAX_EVENT_CONTENT_LENGTH", _parse_int)}
     )
-    redact_secrets: bool = field(default=True, metadata={"s": _Setting("SMOLAGENTS_OTEL_REDACT_SECRETS", _parse_bool)})
+    redact_secrets: bool = field(
+        default=True, metadata={"s": _Setting("SMOLAGENTS_OTEL_REDACT_SECRETS", _parse_bool)}
+    )
     event_sinks: tuple[str, ...] = field(
         default=(SINK_SPAN_EVENTS,), metadata={"s": _Setting("SMOLAGENTS_OTEL_EVENT_SINKS", _parse_sinks)}
     )
@@ -105,7 +111,9 @@ class Config:
                 raise ValueError(f"Config.{name} must be >= {low}, got {value}")
         sinks = self.event_sinks
         if isinstance(sinks, str) or not isinstance(sinks, Iterable):
-            raise TypeError(f"Config.event_sinks must be a sequence of names from {EVENT_SINKS}, got {sinks!r}")
+            raise TypeError(
+                f"Config.event_sinks must be a sequence of names from {EVENT_SINKS}, got {sinks!r}"
+            )
         sinks = tuple(sinks)
         unknown = [s for s in sinks if s not in EVENT_SINKS]
         if unknown:

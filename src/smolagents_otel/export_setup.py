@@ -424,7 +424,7 @@ def _phoenix_endpoint(endpoint: str | None, protocol: str) -> str:
         if ":" in host:
             host = f"[{host}]"
         return f"{parts.scheme}://{host}:{PHOENIX_GRPC_PORT}"
-    return base
+    return _with_traces_path(base)
 
 
 def _build_phoenix(

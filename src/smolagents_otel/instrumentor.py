@@ -115,7 +115,9 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
         pending = [(LifecycleEvent.coerce(k), v) for k, v in (lifecycle_callbacks or {}).items()]
         for event, fn in pending:
             if not callable(fn):
-                raise TypeError(f"lifecycle_callbacks[{event.name}] must be callable, got {type(fn).__name__}")
+                raise TypeError(
+                    f"lifecycle_callbacks[{event.name}] must be callable, got {type(fn).__name__}"
+                )
         super().instrument(
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
@@ -135,6 +137,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
         """
         resolved = LifecycleEvent.coerce(event)
         if fn is None:
+
             def decorator(func: Callable[..., Any]) -> CallbackHandle:
                 return self._registry.add(resolved, func, agent=agent)
 
@@ -157,7 +160,9 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
         if "logs" in config.event_sinks:
             from opentelemetry import _logs
 
-            otel_logger = _logs.get_logger("smolagents_otel", __version__, logger_provider=kwargs.get("logger_provider"))
+            otel_logger = _logs.get_logger(
+                "smolagents_otel", __version__, logger_provider=kwargs.get("logger_provider")
+            )
         runtime = Runtime(tracer, config, self._registry, metrics, otel_logger)
         handles = []
         for event, fn in kwargs.get("lifecycle_callbacks") or []:

@@ -32,30 +32,42 @@ class Metrics:
     def __init__(self, meter_provider: Any) -> None:
         meter = otel_metrics.get_meter("smolagents_otel", __version__, meter_provider=meter_provider)
         self.operation_duration = meter.create_histogram(
-            A.METRIC_OPERATION_DURATION, unit="s", description="GenAI operation duration",
+            A.METRIC_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
         self.token_usage = meter.create_histogram(
-            A.METRIC_TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used",
+            A.METRIC_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used",
             explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
         )
         self.time_to_first_chunk = meter.create_histogram(
-            A.METRIC_TIME_TO_FIRST_CHUNK, unit="s", description="Time to receive the first chunk of a streamed response",
+            A.METRIC_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time to receive the first chunk of a streamed response",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
         self.run_duration = meter.create_histogram(
-            A.METRIC_RUN_DURATION, unit="s", description="Duration of an agent run",
+            A.METRIC_RUN_DURATION,
+            unit="s",
+            description="Duration of an agent run",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
         self.run_steps = meter.create_histogram(
-            A.METRIC_RUN_STEPS, unit="{step}", description="Action steps per agent run",
+            A.METRIC_RUN_STEPS,
+            unit="{step}",
+            description="Action steps per agent run",
             explicit_bucket_boundaries_advisory=_STEP_BUCKETS,
         )
         self.tool_calls = meter.create_counter(A.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls")
         self.tool_errors = meter.create_counter(
             A.METRIC_TOOL_ERRORS, unit="{error}", description="Tool calls that raised"
         )
-        self.vetoes = meter.create_counter(A.METRIC_VETOES, unit="{veto}", description="Actions vetoed by a callback")
+        self.vetoes = meter.create_counter(
+            A.METRIC_VETOES, unit="{veto}", description="Actions vetoed by a callback"
+        )
         self.callback_errors = meter.create_counter(
             A.METRIC_CALLBACK_ERRORS, unit="{error}", description="Lifecycle callbacks that raised"
         )
@@ -66,15 +78,28 @@ class Metrics:
             return None
         return cls(meter_provider)
 
-    def model_call(self, model: str, duration_s: float, input_tokens: int | None, output_tokens: int | None,
-                   error_type: str | None, ttfc_s: float | None) -> None:
-        attrs = {A.GEN_AI_OPERATION_NAME: A.OP_CHAT, A.GEN_AI_REQUEST_MODEL: model,
-                 A.GEN_AI_PROVIDER_NAME: A.PROVIDER_SMOLAGENTS}
+    def model_call(
+        self,
+        model: str,
+        duration_s: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        error_type: str | None,
+        ttfc_s: float | None,
+    ) -> None:
+        attrs = {
+            A.GEN_AI_OPERATION_NAME: A.OP_CHAT,
+            A.GEN_AI_REQUEST_MODEL: model,
+            A.GEN_AI_PROVIDER_NAME: A.PROVIDER_SMOLAGENTS,
+        }
         if error_type:
             attrs[A.ERROR_TYPE] = error_type
         self.operation_duration.record(duration_s, attrs)
-        base = {A.GEN_AI_OPERATION_NAME: A.OP_CHAT, A.GEN_AI_REQUEST_MODEL: model,
-                A.GEN_AI_PROVIDER_NAME: A.PROVIDER_SMOLAGENTS}
+        base = {
+            A.GEN_AI_OPERATION_NAME: A.OP_CHAT,
+            A.GEN_AI_REQUEST_MODEL: model,
+            A.GEN_AI_PROVIDER_NAME: A.PROVIDER_SMOLAGENTS,
+        }
         if input_tokens is not None:
             self.token_usage.record(input_tokens, {**base, A.GEN_AI_TOKEN_TYPE: "input"})
         if output_tokens is not None:
@@ -83,7 +108,9 @@ class Metrics:
             self.time_to_first_chunk.record(ttfc_s, base)
 
     def run(self, agent_name: str, duration_s: float, finish_reason: str, steps: int) -> None:
-        self.run_duration.record(duration_s, {A.GEN_AI_AGENT_NAME: agent_name, A.FINISH_REASON: finish_reason})
+        self.run_duration.record(
+            duration_s, {A.GEN_AI_AGENT_NAME: agent_name, A.FINISH_REASON: finish_reason}
+        )
         self.run_steps.record(steps, {A.GEN_AI_AGENT_NAME: agent_name})
 
     def tool(self, tool_name: str, error_type: str | None) -> None:

@@ -73,7 +73,9 @@ class Runtime:
         return to_text(value, self.limit if limit is None else limit, self.redactor)
 
     # ----------------------------------------------------------------- spans
-    def start_span(self, name: str, attributes: dict[str, Any], parent: otel_context.Context | None = None) -> Any:
+    def start_span(
+        self, name: str, attributes: dict[str, Any], parent: otel_context.Context | None = None
+    ) -> Any:
         return self.tracer.start_span(name, context=parent, attributes=attributes)
 
     @staticmethod
@@ -111,7 +113,9 @@ class Runtime:
         if registrations:
             self._dispatch(event, registrations, span, agent, agent_name, step_number, fields)
 
-    def _event_attributes(self, agent_name: str, step_number: int | None, fields: dict[str, Any]) -> dict[str, Any]:
+    def _event_attributes(
+        self, agent_name: str, step_number: int | None, fields: dict[str, Any]
+    ) -> dict[str, Any]:
         attrs: dict[str, Any] = {A.GEN_AI_AGENT_NAME: agent_name}
         if step_number is not None:
             attrs[A.STEP_NUMBER] = step_number
@@ -139,7 +143,12 @@ class Runtime:
         return attrs
 
     def _record(
-        self, event: LifecycleEvent, span: Any, agent_name: str, step_number: int | None, fields: dict[str, Any]
+        self,
+        event: LifecycleEvent,
+        span: Any,
+        agent_name: str,
+        step_number: int | None,
+        fields: dict[str, Any],
     ) -> None:
         if not span.is_recording() and not self.sink_logs:
             return
@@ -161,7 +170,9 @@ class Runtime:
         if self.sink_langfuse and span.is_recording():
             event_attrs = dict(attrs)
             event_attrs[A.LANGFUSE_OBSERVATION_TYPE] = "event"
-            child = self.tracer.start_span(name, context=trace.set_span_in_context(span), attributes=event_attrs)
+            child = self.tracer.start_span(
+                name, context=trace.set_span_in_context(span), attributes=event_attrs
+            )
             child.end()
 
     def _dispatch(
@@ -253,8 +264,12 @@ class Runtime:
                 span.set_attributes(attrs)
                 span.add_event(A.EVENT_VETO, {**attrs, A.GEN_AI_AGENT_NAME: agent_name})
                 if self.sink_langfuse:
-                    child_attrs = {**attrs, A.GEN_AI_AGENT_NAME: agent_name, A.LANGFUSE_OBSERVATION_TYPE: "event",
-                                   A.LANGFUSE_OBSERVATION_LEVEL: "WARNING"}
+                    child_attrs = {
+                        **attrs,
+                        A.GEN_AI_AGENT_NAME: agent_name,
+                        A.LANGFUSE_OBSERVATION_TYPE: "event",
+                        A.LANGFUSE_OBSERVATION_LEVEL: "WARNING",
+                    }
                     self.tracer.start_span(
                         A.EVENT_VETO, context=trace.set_span_in_context(span), attributes=child_attrs
                     ).end()

@@ -58,37 +58,56 @@ class ScriptedModel(Model):
             self._index += 1
             return reply
 
-    def generate(self, messages: Any, stop_sequences: Any = None, response_format: Any = None,
-                 tools_to_call_from: Any = None, **kwargs: Any) -> ChatMessage:
+    def generate(
+        self,
+        messages: Any,
+        stop_sequences: Any = None,
+        response_format: Any = None,
+        tools_to_call_from: Any = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
         reply = self._next_reply(messages)
         usage = TokenUsage(input_tokens=self.input_tokens_per_call, output_tokens=self.output_tokens_per_call)
         if isinstance(reply, str):
             return ChatMessage(role=MessageRole.ASSISTANT, content=reply, token_usage=usage)
         calls = [
             ChatMessageToolCall(
-                id=c["id"], type="function",
+                id=c["id"],
+                type="function",
                 function=ChatMessageToolCallFunction(name=c["name"], arguments=c["arguments"]),
             )
             for c in reply
         ]
         return ChatMessage(role=MessageRole.ASSISTANT, content="", tool_calls=calls, token_usage=usage)
 
-    def generate_stream(self, messages: Any, stop_sequences: Any = None, response_format: Any = None,
-                        tools_to_call_from: Any = None, **kwargs: Any) -> Iterator[ChatMessageStreamDelta]:
+    def generate_stream(
+        self,
+        messages: Any,
+        stop_sequences: Any = None,
+        response_format: Any = None,
+        tools_to_call_from: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatMessageStreamDelta]:
         reply = self._next_reply(messages)
         if isinstance(reply, str):
             for start in range(0, len(reply), self.chunk_size):
-                yield ChatMessageStreamDelta(content=reply[start:start + self.chunk_size])
+                yield ChatMessageStreamDelta(content=reply[start : start + self.chunk_size])
         else:
             for index, c in enumerate(reply):
                 arguments = c["arguments"] if isinstance(c["arguments"], str) else json.dumps(c["arguments"])
                 yield ChatMessageStreamDelta(
-                    tool_calls=[ChatMessageToolCallStreamDelta(
-                        index=index, id=c["id"], type="function",
-                        function=ChatMessageToolCallFunction(name=c["name"], arguments=arguments),
-                    )]
+                    tool_calls=[
+                        ChatMessageToolCallStreamDelta(
+                            index=index,
+                            id=c["id"],
+                            type="function",
+                            function=ChatMessageToolCallFunction(name=c["name"], arguments=arguments),
+                        )
+                    ]
                 )
         yield ChatMessageStreamDelta(
             content="",
-            token_usage=TokenUsage(input_tokens=self.input_tokens_per_call, output_tokens=self.output_tokens_per_call),
+            token_usage=TokenUsage(
+                input_tokens=self.input_tokens_per_call, output_tokens=self.output_tokens_per_call
+            ),
         )

@@ -39,7 +39,9 @@ def arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, de
 
 
 # --------------------------------------------------------------------------------------------- run
-def _begin_run(rt: Runtime, agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[RunState, Any]:
+def _begin_run(
+    rt: Runtime, agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[RunState, Any]:
     name = agent_name(agent)
     task = arg(args, kwargs, 0, "task")
     if rt.spans:
@@ -92,7 +94,11 @@ def _finish_reason(state: RunState, exc: BaseException | None, closed: bool) -> 
 
 
 def _finish_run(
-    rt: Runtime, state: RunState, output: Any = _MISSING, exc: BaseException | None = None, closed: bool = False
+    rt: Runtime,
+    state: RunState,
+    output: Any = _MISSING,
+    exc: BaseException | None = None,
+    closed: bool = False,
 ) -> None:
     if state.finished:
         return
@@ -132,8 +138,14 @@ def _finish_run(
         report_internal_error("finishing a run span", internal)
     try:
         rt.emit(
-            E.RUN_END, span, state.agent, state.agent_name, None,
-            output=state.output, finish_reason=reason, error=exc,
+            E.RUN_END,
+            span,
+            state.agent,
+            state.agent_name,
+            None,
+            output=state.output,
+            finish_reason=reason,
+            error=exc,
         )
     finally:
         if rt.spans:
@@ -175,7 +187,9 @@ def make_run_wrapper(rt: Runtime) -> Any:
             return wrapped(*args, **kwargs)
         token = otel_context.attach(ctx)
         try:
-            rt.emit(E.RUN_START, state.span, instance, state.agent_name, None, task=arg(args, kwargs, 0, "task"))
+            rt.emit(
+                E.RUN_START, state.span, instance, state.agent_name, None, task=arg(args, kwargs, 0, "task")
+            )
             result = wrapped(*args, **kwargs)
             if stream:
                 return traced_generator(result, ctx, _RunObserver(rt, state), watch_abandon=True)
@@ -221,8 +235,13 @@ class _StepObserver(Observer):
         code = calls[0].arguments if self.is_code_agent and calls else None
         try:
             self.rt.emit(
-                E.PRE_EXECUTION, state.span, state.agent, self.name, state.step_number,
-                code=code, tool_calls=calls,
+                E.PRE_EXECUTION,
+                state.span,
+                state.agent,
+                self.name,
+                state.step_number,
+                code=code,
+                tool_calls=calls,
             )
         except Veto as veto:
             self.rt.record_veto(state.span, veto, self.name, state.step_number)
@@ -251,12 +270,21 @@ class _StepObserver(Observer):
             if isinstance(item, self.action_output_cls):
                 observation = getattr(state.memory_step, "observations", None)
                 self.rt.emit(
-                    E.POST_EXECUTION, state.span, state.agent, self.name, state.step_number,
-                    observation=observation, result=item.output,
+                    E.POST_EXECUTION,
+                    state.span,
+                    state.agent,
+                    self.name,
+                    state.step_number,
+                    observation=observation,
+                    result=item.output,
                 )
                 if item.is_final_answer:
                     self.rt.emit(
-                        E.FINAL_ANSWER, state.span, state.agent, self.name, state.step_number,
+                        E.FINAL_ANSWER,
+                        state.span,
+                        state.agent,
+                        self.name,
+                        state.step_number,
                         final_answer=item.output,
                     )
         except Veto:
@@ -329,7 +357,9 @@ def make_step_wrapper(rt: Runtime) -> Any:
                 span = rt.start_span(f"step {step_number}", _step_attributes(name, step_number, A.TYPE_STEP))
             else:
                 span = trace.get_current_span()
-            state = StepState(run=run, agent=instance, span=span, step_number=step_number, memory_step=memory_step)
+            state = StepState(
+                run=run, agent=instance, span=span, step_number=step_number, memory_step=memory_step
+            )
             if run is not None:
                 run.steps += 1
             ctx = context_with(span if rt.spans else None, {STEP_KEY: state, TOOL_KEY: None})
@@ -405,7 +435,9 @@ def make_planning_wrapper(rt: Runtime) -> Any:
                 span = rt.start_span("planning", _step_attributes(name, step_number, A.TYPE_PLANNING))
             else:
                 span = trace.get_current_span()
-            state = StepState(run=current_run(), agent=instance, span=span, step_number=step_number, kind="planning")
+            state = StepState(
+                run=current_run(), agent=instance, span=span, step_number=step_number, kind="planning"
+            )
             ctx = context_with(span if rt.spans else None, {STEP_KEY: state, TOOL_KEY: None})
             observer = _PlanningObserver(rt, state, name)
         except Exception as exc:  # noqa: BLE001
@@ -433,11 +465,23 @@ def make_max_steps_wrapper(rt: Runtime) -> Any:
             return wrapped(*args, **kwargs)
         run.finish_reason = A.FINISH_MAX_STEPS
         task = arg(args, kwargs, 0, "task")
-        rt.emit(E.MAX_STEPS_REACHED, run.span, instance, run.agent_name, getattr(instance, "step_number", None),
-                task=task)
+        rt.emit(
+            E.MAX_STEPS_REACHED,
+            run.span,
+            instance,
+            run.agent_name,
+            getattr(instance, "step_number", None),
+            task=task,
+        )
         result = wrapped(*args, **kwargs)
-        rt.emit(E.FINAL_ANSWER, run.span, instance, run.agent_name, getattr(instance, "step_number", None),
-                final_answer=result)
+        rt.emit(
+            E.FINAL_ANSWER,
+            run.span,
+            instance,
+            run.agent_name,
+            getattr(instance, "step_number", None),
+            final_answer=result,
+        )
         return result
 
     return max_steps_wrapper

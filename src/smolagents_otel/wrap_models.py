@@ -96,8 +96,12 @@ class _ModelCall(Observer):
             if rt.metrics is not None:
                 ttfc = self.first_chunk - self.start if self.first_chunk is not None else None
                 rt.metrics.model_call(
-                    self.model_id, time.perf_counter() - self.start, input_tokens, output_tokens,
-                    type(exc).__qualname__ if exc is not None else None, ttfc,
+                    self.model_id,
+                    time.perf_counter() - self.start,
+                    input_tokens,
+                    output_tokens,
+                    type(exc).__qualname__ if exc is not None else None,
+                    ttfc,
                 )
         except Exception as internal:  # noqa: BLE001
             report_internal_error("finishing a model span", internal)
@@ -105,11 +109,16 @@ class _ModelCall(Observer):
             if exc is None and message is not None:
                 owner = self._owner()
                 rt.emit(
-                    E.MODEL_OUTPUT, span, owner, agent_name(owner) if owner is not None else self.model_id,
+                    E.MODEL_OUTPUT,
+                    span,
+                    owner,
+                    agent_name(owner) if owner is not None else self.model_id,
                     self.step.step_number if self.step is not None else None,
                     model_output=_content_text(getattr(message, "content", None), rt.limit),
-                    message=message, token_usage=getattr(message, "token_usage", None),
-                    model_id=self.model_id, purpose=self.purpose,
+                    message=message,
+                    token_usage=getattr(message, "token_usage", None),
+                    model_id=self.model_id,
+                    purpose=self.purpose,
                 )
         finally:
             if rt.spans:
@@ -128,8 +137,13 @@ class _ModelCall(Observer):
         if self.rt.registry.has_callbacks(E.MODEL_STREAM_DELTA):
             owner = self._owner()
             self.rt.emit(
-                E.MODEL_STREAM_DELTA, self.span, owner, agent_name(owner) if owner is not None else self.model_id,
-                self.step.step_number if self.step is not None else None, delta=item, model_id=self.model_id,
+                E.MODEL_STREAM_DELTA,
+                self.span,
+                owner,
+                agent_name(owner) if owner is not None else self.model_id,
+                self.step.step_number if self.step is not None else None,
+                delta=item,
+                model_id=self.model_id,
             )
 
     def finish(self, exc: BaseException | None, closed: bool = False) -> BaseException | None:

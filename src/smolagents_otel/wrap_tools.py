@@ -28,13 +28,17 @@ class ContextPropagatingThreadPoolExecutor(ThreadPoolExecutor):
         return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
-def _tool_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _tool_arguments(tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The call's arguments by the tool's input names (positional ones included)."""
     kw = {k: v for k, v in kwargs.items() if k != "sanitize_inputs_outputs"}
-    if args and not kw:
-        return args[0] if len(args) == 1 else list(args)
-    if args:
-        return {"args": list(args), **kw}
-    return kw
+    if not args:
+        return kw
+    if len(args) == 1 and not kw and isinstance(args[0], dict):
+        return args[0]
+    names = list(getattr(tool, "inputs", None) or ())
+    if len(names) >= len(args):
+        return {**dict(zip(names, args, strict=False)), **kw}
+    return {"args": list(args), **kw}
 
 
 def _traced_tool_call(
@@ -87,8 +91,16 @@ def _traced_tool_call(
     token = otel_context.attach(ctx)
     try:
         try:
-            rt.emit(E.TOOL_START, span, owner, owner_name, step_number,
-                    tool_name=tool_name, arguments=arguments, tool_call_id=call_id)
+            rt.emit(
+                E.TOOL_START,
+                span,
+                owner,
+                owner_name,
+                step_number,
+                tool_name=tool_name,
+                arguments=arguments,
+                tool_call_id=call_id,
+            )
         except Veto as veto:
             rt.record_veto(span, veto, owner_name, step_number)
             if veto.abort and run is not None:
@@ -99,12 +111,30 @@ def _traced_tool_call(
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
             _end_tool(rt, span, tool_name, exc, None)
-            rt.emit(E.TOOL_END, span, owner, owner_name, step_number,
-                    tool_name=tool_name, arguments=arguments, tool_call_id=call_id, error=exc)
+            rt.emit(
+                E.TOOL_END,
+                span,
+                owner,
+                owner_name,
+                step_number,
+                tool_name=tool_name,
+                arguments=arguments,
+                tool_call_id=call_id,
+                error=exc,
+            )
             raise
         _end_tool(rt, span, tool_name, None, result)
-        rt.emit(E.TOOL_END, span, owner, owner_name, step_number,
-                tool_name=tool_name, arguments=arguments, tool_call_id=call_id, result=result)
+        rt.emit(
+            E.TOOL_END,
+            span,
+            owner,
+            owner_name,
+            step_number,
+            tool_name=tool_name,
+            arguments=arguments,
+            tool_call_id=call_id,
+            result=result,
+        )
         return result
     finally:
         otel_context.detach(token)
@@ -146,7 +176,16 @@ def make_tool_wrapper(rt: Runtime) -> Any:
             return wrapped(*args, **kwargs)
         name = getattr(instance, "name", None) or type(instance).__name__
         return _traced_tool_call(
-            rt, wrapped, args, kwargs, instance, str(name), _tool_arguments(args, kwargs), None, False, _raise_veto
+            rt,
+            wrapped,
+            args,
+            kwargs,
+            instance,
+            str(name),
+            _tool_arguments(instance, args, kwargs),
+            None,
+            False,
+            _raise_veto,
         )
 
     return tool_wrapper
@@ -171,7 +210,9 @@ def _match_call_id(tool_name: str, arguments: Any) -> str | None:
     if step is None:
         return None
     for candidate in list(step.pending_calls):
-        if candidate.name == tool_name and (candidate.arguments is arguments or candidate.arguments == arguments):
+        if candidate.name == tool_name and (
+            candidate.arguments is arguments or candidate.arguments == arguments
+        ):
             try:
                 step.pending_calls.remove(candidate)
             except ValueError:
@@ -213,7 +254,11 @@ def make_executor_wrapper(rt: Runtime) -> Any:
     """PythonExecutor.__call__: one span per CodeAgent code execution, parent of the tools it calls."""
 
     def executor_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled() or not rt.spans or otel_context.get_value(EXECUTOR_KEY) is instance:
+        if (
+            not is_instrumentation_enabled()
+            or not rt.spans
+            or otel_context.get_value(EXECUTOR_KEY) is instance
+        ):
             return wrapped(*args, **kwargs)
         try:
             code = arg(args, kwargs, 0, "code_action")
@@ -251,7 +296,9 @@ def make_executor_wrapper(rt: Runtime) -> Any:
         else:
             try:
                 if span.is_recording():
-                    span.set_attribute(A.CODE_IS_FINAL_ANSWER, bool(getattr(result, "is_final_answer", False)))
+                    span.set_attribute(
+                        A.CODE_IS_FINAL_ANSWER, bool(getattr(result, "is_final_answer", False))
+                    )
                     if rt.capture:
                         logs = getattr(result, "logs", None)
                         if logs:

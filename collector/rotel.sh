@@ -137,4 +137,4 @@ elif [[ "${target}" != debug ]]; then
 fi
 
 echo "rotel.sh: traces -> ${target}; metrics -> ${METRICS_OTLP_ENDPOINT:-off}" >&2
-echo "$UNDOC_VAR"; exec "${rotel_bin}" "${args[@]}" "$@"
+exec "${rotel_bin}" "${args[@]}" "$@"

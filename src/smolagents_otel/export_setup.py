@@ -91,6 +91,8 @@ __all__ = [
     "sdk_provider_is_set",
 ]
 
+from .delivery import CountingSpanExporter
+
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("langfuse", "otlp", "console", "file", "phoenix")
@@ -633,6 +635,8 @@ def configure(
         resource=Resource.create(attributes),
         shutdown_on_exit=False,  # replaced by the time-bounded handler below
     )
+    if backend in ("langfuse", "otlp", "phoenix"):
+        exporter = CountingSpanExporter(exporter, destination)
     processor = SimpleSpanProcessor(exporter) if backend == "console" else BatchSpanProcessor(exporter)
     provider.add_span_processor(processor)
     _register_exit_flush(provider, exit_timeout_ms)

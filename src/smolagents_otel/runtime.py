@@ -185,21 +185,25 @@ class Runtime:
         step_number: int | None,
         fields: dict[str, Any],
     ) -> None:
-        payload = AgentEvent(
-            name=event,
-            agent=agent,
-            agent_name=agent_name,
-            step_number=step_number,
-            span=span,
-            timestamp=time.time_ns(),
-            **fields,
-        )
-        token = None
-        if trace.get_current_span() is not span:
-            token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            payload = AgentEvent(
+                name=event,
+                agent=agent,
+                agent_name=agent_name,
+                step_number=step_number,
+                span=span,
+                timestamp=time.time_ns(),
+                **fields,
+            )
+            token = None
+            if trace.get_current_span() is not span:
+                token = otel_context.attach(trace.set_span_in_context(span))
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error(f"building the {event.name} event", exc)
+            return
         try:
             for registration in registrations:
-                if not registration.applies_to(agent):
+                if registration.agent_ref is not None and registration.agent_ref() is not agent:
                     continue
                 try:
                     if registration.arity == 2:

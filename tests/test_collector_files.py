@@ -619,7 +619,11 @@ def test_dashboard_variables_use_contract(path):
             continue
         query = var.get("query")
         query = query.get("query") if isinstance(query, dict) else query
-        problems += [f"variable {var.get('name')}: {p}" for p in variable_query_problems(query or "")]
+        queries = {query or ""}
+        if var.get("definition"):  # what Grafana's editor shows; must agree with the query
+            queries.add(var["definition"])
+        for q in sorted(queries):
+            problems += [f"variable {var.get('name')}: {p}" for p in variable_query_problems(q)]
     assert not problems, "\n".join(problems)
 
 

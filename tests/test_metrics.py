@@ -33,7 +33,10 @@ def points(metric):
 
 def test_metrics_from_runs(instrument, reader):
     inst = instrument(meter_provider=MeterProvider(metric_readers=[reader]))
-    inst.on(LifecycleEvent.TOOL_START, lambda e: (_ for _ in ()).throw(Veto("no")) if e.tool_name == "weather" else None)
+    inst.on(
+        LifecycleEvent.TOOL_START,
+        lambda e: (_ for _ in ()).throw(Veto("no")) if e.tool_name == "weather" else None,
+    )
     inst.on(LifecycleEvent.STEP_END, lambda e: 1 / 0 if e.step_number == 1 else None)
     assert code_agent(THREE_STEP_CODE).run("x") == 26
     tool_agent(PARALLEL_TOOLS, stream_outputs=True).run("y")
@@ -51,8 +54,12 @@ def test_metrics_from_runs(instrument, reader):
         "smolagents.callback.errors": "{error}",
     }
     tokens = points(metrics["gen_ai.client.token.usage"])
-    key_in = (("gen_ai.operation.name", "chat"), ("gen_ai.provider.name", "smolagents"),
-              ("gen_ai.request.model", "scripted-model"), ("gen_ai.token.type", "input"))
+    key_in = (
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.provider.name", "smolagents"),
+        ("gen_ai.request.model", "scripted-model"),
+        ("gen_ai.token.type", "input"),
+    )
     assert tokens[key_in].count == 3 + 2 + 2 and tokens[key_in].sum == 700
     duration = points(metrics["gen_ai.client.operation.duration"])
     assert sum(p.count for p in duration.values()) == 7
@@ -70,9 +77,16 @@ def test_metrics_from_runs(instrument, reader):
     assert errors[(("error.type", "ValueError"), ("gen_ai.tool.name", "broken"))].value == 1
     assert errors[(("error.type", "Veto"), ("gen_ai.tool.name", "weather"))].value == 1
     vetoes = points(metrics["smolagents.vetoes"])
-    assert vetoes[(("gen_ai.agent.name", "ToolCallingAgent"), ("smolagents.lifecycle.event", "tool_start"))].value == 1
+    assert (
+        vetoes[
+            (("gen_ai.agent.name", "ToolCallingAgent"), ("smolagents.lifecycle.event", "tool_start"))
+        ].value
+        == 1
+    )
     cb = metrics["smolagents.callback.errors"].data.data_points
-    assert sum(p.value for p in cb) == 3 and {p.attributes["smolagents.lifecycle.event"] for p in cb} == {"step_end"}
+    assert sum(p.value for p in cb) == 3 and {p.attributes["smolagents.lifecycle.event"] for p in cb} == {
+        "step_end"
+    }
 
 
 def test_no_meter_provider_means_no_instruments(instrument):

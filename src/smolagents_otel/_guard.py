@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 logger = logging.getLogger("smolagents_otel")
 _seen: set[str] = set()
@@ -31,3 +32,12 @@ def reset_reported() -> None:
     """Forget which places already logged (for tests)."""
     with _lock:
         _seen.clear()
+
+
+def guarded(where: str, fn: Any, *args: Any) -> Any:
+    """Call one of our telemetry functions; on failure log (once per place) and return None."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        report_internal_error(where, exc)
+        return None

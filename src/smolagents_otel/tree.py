@@ -9,16 +9,17 @@ Input: the flat span dicts of :func:`smolagents_otel.otlp_json.read_otlp_json_fi
     invoke_workflow party_planning  12.3 ms  [CHAIN]
     ├─ invoke_agent alfred  8.1 ms  [AGENT]  finish=final_answer  steps=3  tokens=400 in/80 out
     │  • smolagents.run_start
-    │  ├─ step 1  1.0 ms  ERROR "execution blocked: ..."  [CHAIN]  vetoed
+    │  ├─ step 1  1.0 ms  ERROR "AgentExecutionError: execution blocked: ..."  [CHAIN]  vetoed
     │  │  • smolagents.step_start
     │  │  ├─ chat gpt-4o  0.3 ms  [LLM]  tokens=100 in/20 out
+    │  │  │  • smolagents.model_output
     │  │  • smolagents.pre_execution
     │  │  • smolagents.veto  reason="..."
 
 Each span shows its name, duration, ``ERROR`` with the status message when it failed, its
 ``openinference.span.kind`` and a few key attributes (tokens on model calls and runs, the tool call id,
 finish reasons, a veto). Span events (the lifecycle events ``smolagents.*``, ``exception``...) are listed
-with a bullet under their span, in time order with the span's children. Children are ordered by start
+with a bullet at the level of the span's children, in time order with them. Children are ordered by start
 time, then name, then span id, so the same spans always give the same text. Colour (ANSI) is off unless
 asked for; ``ascii=True`` draws the tree with ASCII characters only.
 """
@@ -292,8 +293,7 @@ def _render_trace(
                     chars["blank"] if last else chars["pipe"],
                 )
             else:
-                rail = chars["pipe"] if position < last_child else chars["blank"]
-                lines.append(inner + rail + paint(chars["bullet"] + _event_line(entry, chars), _DIM))
+                lines.append(inner + paint(chars["bullet"] + _event_line(entry, chars), _DIM))
 
     for root in roots:
         walk(root, "", "", "")

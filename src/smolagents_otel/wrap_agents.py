@@ -182,6 +182,7 @@ def make_run_wrapper(rt: Runtime) -> Any:
         try:
             state, ctx = _begin_run(rt, instance, args, kwargs)
             stream = bool(arg(args, kwargs, 1, "stream", False))
+            observer = _RunObserver(rt, state) if stream else None
         except Exception as exc:  # noqa: BLE001
             report_internal_error("starting a run span", exc)
             return wrapped(*args, **kwargs)
@@ -192,7 +193,7 @@ def make_run_wrapper(rt: Runtime) -> Any:
             )
             result = wrapped(*args, **kwargs)
             if stream:
-                return traced_generator(result, ctx, _RunObserver(rt, state), watch_abandon=True)
+                return traced_generator(result, ctx, observer, watch_abandon=True)
             _finish_run(rt, state, output=result)
             return result
         except BaseException as exc:

@@ -11,7 +11,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from . import attributes as A
 from ._generators import Observer, traced_generator
-from ._guard import report_internal_error
+from ._guard import guarded, report_internal_error
 from ._state import MODEL_KEY, RunState, StepState, agent_name, context_with, current_run, current_step
 from .events import LifecycleEvent as E
 from .runtime import Runtime
@@ -105,6 +105,11 @@ class _ModelCall(Observer):
                 )
         except Exception as internal:  # noqa: BLE001
             report_internal_error("finishing a model span", internal)
+        model_output = None
+        if exc is None and message is not None:
+            model_output = guarded(
+                "reading model output", _content_text, getattr(message, "content", None), rt.limit
+            )
         try:
             if exc is None and message is not None:
                 owner = self._owner()
@@ -114,7 +119,7 @@ class _ModelCall(Observer):
                     owner,
                     agent_name(owner) if owner is not None else self.model_id,
                     self.step.step_number if self.step is not None else None,
-                    model_output=_content_text(getattr(message, "content", None), rt.limit),
+                    model_output=model_output,
                     message=message,
                     token_usage=getattr(message, "token_usage", None),
                     model_id=self.model_id,

@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from . import attributes as A
-from ._guard import report_internal_error
+from ._guard import guarded, report_internal_error
 from ._state import EXECUTOR_KEY, TOOL_KEY, ToolState, agent_name, context_with, current_run, current_step
 from .events import LifecycleEvent as E
 from .events import Veto
@@ -105,12 +105,12 @@ def _traced_tool_call(
             rt.record_veto(span, veto, owner_name, step_number)
             if veto.abort and run is not None:
                 run.abort = veto
-            _end_tool(rt, span, tool_name, veto, None)
+            guarded("finishing a tool span", _end_tool, rt, span, tool_name, veto, None)
             raise blocked(veto) from None
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            _end_tool(rt, span, tool_name, exc, None)
+            guarded("finishing a tool span", _end_tool, rt, span, tool_name, exc, None)
             rt.emit(
                 E.TOOL_END,
                 span,
@@ -123,7 +123,7 @@ def _traced_tool_call(
                 error=exc,
             )
             raise
-        _end_tool(rt, span, tool_name, None, result)
+        guarded("finishing a tool span", _end_tool, rt, span, tool_name, None, result)
         rt.emit(
             E.TOOL_END,
             span,
@@ -174,7 +174,12 @@ def make_tool_wrapper(rt: Runtime) -> Any:
     def tool_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not is_instrumentation_enabled() or _already_covered(instance):
             return wrapped(*args, **kwargs)
-        name = getattr(instance, "name", None) or type(instance).__name__
+        try:
+            name = getattr(instance, "name", None) or type(instance).__name__
+            arguments = _tool_arguments(instance, args, kwargs)
+        except Exception as exc:  # noqa: BLE001
+            report_internal_error("reading tool arguments", exc)
+            return wrapped(*args, **kwargs)
         return _traced_tool_call(
             rt,
             wrapped,
@@ -182,7 +187,7 @@ def make_tool_wrapper(rt: Runtime) -> Any:
             kwargs,
             instance,
             str(name),
-            _tool_arguments(instance, args, kwargs),
+            arguments,
             None,
             False,
             _raise_veto,

@@ -97,7 +97,12 @@ case "${target}" in
     export ROTEL_OTLP_EXPORTER_TRACES_CUSTOM_HEADERS="Authorization=Basic ${langfuse_auth}"
     ;;
   jaeger)
-    jaeger="${JAEGER_ENDPOINT:-127.0.0.1:4317}"
+    # No default: 127.0.0.1:4317 is usually this relay itself (a loop).
+    jaeger="${JAEGER_ENDPOINT:-}"
+    if [[ -z "${jaeger}" ]]; then
+      echo "rotel.sh: TRACES_TARGET=jaeger needs JAEGER_ENDPOINT (host:port of Jaeger's OTLP gRPC)" >&2
+      exit 2
+    fi
     # Same value as for agent.yaml (host:port); rotel wants a URL.
     [[ "${jaeger}" == *"://"* ]] || jaeger="http://${jaeger}"
     args+=(

@@ -533,8 +533,15 @@ def test_compose_and_prometheus_wiring():
     assert any(v.startswith("./agent.yaml:") for v in collector["volumes"])
     assert {"4317:4317", "4318:4318", "8889:8889"} <= set(collector["ports"])
     grafana_volumes = compose["grafana"]["volumes"]
-    assert any(v.startswith("../dashboards:") for v in grafana_volumes)
-    assert any(v.startswith("./grafana/provisioning:") for v in grafana_volumes)
+    assert any(v.startswith("./grafana/provisioning:/etc/grafana/provisioning") for v in grafana_volumes)
+    dashboard_mounts = [v.split(":")[1] for v in grafana_volumes if v.startswith("../dashboards:")]
+    assert len(dashboard_mounts) == 1
+    providers = _load_yaml(COLLECTOR / "grafana/provisioning/dashboards/smolagents.yaml")["providers"]
+    assert [p["options"]["path"] for p in providers] == dashboard_mounts
+    home = compose["grafana"]["environment"].get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+    if home:
+        assert home.startswith(dashboard_mounts[0] + "/")
+        assert (DASHBOARDS / home[len(dashboard_mounts[0]) + 1:]).is_file()
 
     prom = _load_yaml(COLLECTOR / "prometheus.yml")
     targets = [t for job in prom["scrape_configs"] for sc in job.get("static_configs", [])

@@ -183,7 +183,8 @@ class Workload:
                 cpu, wall = time.process_time_ns(), time.perf_counter_ns()
                 yield from step_stream(memory_step, *args, **kwargs)
                 agent.step_times[memory_step.step_number] = (
-                    time.process_time_ns() - cpu, time.perf_counter_ns() - wall
+                    time.process_time_ns() - cpu,
+                    time.perf_counter_ns() - wall,
                 )
 
             agent._step_stream = timed_step_stream
@@ -202,25 +203,43 @@ class Workload:
 
 WORKLOADS = {
     "code10": Workload(
-        "code10", "CodeAgent, 10 steps: 9x print(add(1, 2)) + final_answer", CodeAgent, [add],
-        code_replies(10), 10,
+        "code10",
+        "CodeAgent, 10 steps: 9x print(add(1, 2)) + final_answer",
+        CodeAgent,
+        [add],
+        code_replies(10),
+        10,
     ),
     "tool10": Workload(
-        "tool10", "ToolCallingAgent, 10 steps: 9x two parallel add calls + final_answer",
-        ToolCallingAgent, [add], parallel_tool_replies(10), 10,
+        "tool10",
+        "ToolCallingAgent, 10 steps: 9x two parallel add calls + final_answer",
+        ToolCallingAgent,
+        [add],
+        parallel_tool_replies(10),
+        10,
     ),
 }
 LONG_TOOL_STEPS = 50
 LONG = Workload(
-    "long50", f"ToolCallingAgent, {LONG_TOOL_STEPS} steps returning ~50 KB each + final-answer step",
-    ToolCallingAgent, [fetch_page], long_replies(LONG_TOOL_STEPS), LONG_TOOL_STEPS + 1,
+    "long50",
+    f"ToolCallingAgent, {LONG_TOOL_STEPS} steps returning ~50 KB each + final-answer step",
+    ToolCallingAgent,
+    [fetch_page],
+    long_replies(LONG_TOOL_STEPS),
+    LONG_TOOL_STEPS + 1,
     max_steps=LONG_TOOL_STEPS + 5,
 )
 LONG_PROBE_STEPS = (1, 10, 25, 50)
 MEMORY_WORKLOADS = (
     Workload("code3", "CodeAgent, 3 steps", CodeAgent, [add], code_replies(3), 3),
-    Workload("tool3", "ToolCallingAgent, 3 steps, parallel calls", ToolCallingAgent, [add],
-             parallel_tool_replies(3), 3),
+    Workload(
+        "tool3",
+        "ToolCallingAgent, 3 steps, parallel calls",
+        ToolCallingAgent,
+        [add],
+        parallel_tool_replies(3),
+        3,
+    ),
 )
 
 # ============================================================================================ telemetry
@@ -381,10 +400,22 @@ CONFIGS = {
         Config("c", "smolagents-otel spans+events+15 callbacks", _ours_with_callbacks, _ours_teardown, True),
         Config("d", "smolagents-otel, NoOpTracerProvider", _ours_noop, _ours_teardown, False),
         Config("e", "OpenInference", _oi_setup, _oi_teardown, True, OpenInferenceInstrumentor is not None),
-        Config("e-noSDK", "OpenInference, NoOpTracerProvider", _oi_noop_setup, _oi_teardown, False,
-               OpenInferenceInstrumentor is not None),
-        Config("f", "otel-contrib genai-smolagents", _contrib_setup, _contrib_teardown, True,
-               ContribInstrumentor is not None),
+        Config(
+            "e-noSDK",
+            "OpenInference, NoOpTracerProvider",
+            _oi_noop_setup,
+            _oi_teardown,
+            False,
+            OpenInferenceInstrumentor is not None,
+        ),
+        Config(
+            "f",
+            "otel-contrib genai-smolagents",
+            _contrib_setup,
+            _contrib_teardown,
+            True,
+            ContribInstrumentor is not None,
+        ),
     )
 }
 TIMED_CONFIGS = [k for k, c in CONFIGS.items() if c.available]
@@ -510,8 +541,12 @@ class Results:
             self.console_by[name] = self.console_by.get(name, 0) + chars
 
 
-FLOOR_ATTRIBUTES = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "scripted-model",
-                    "smolagents.step.number": 3, "smolagents.span.type": "model"}
+FLOOR_ATTRIBUTES = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": "scripted-model",
+    "smolagents.step.number": 3,
+    "smolagents.span.type": "model",
+}
 FLOOR_EVENT_ATTRIBUTES = {"gen_ai.agent.name": "agent"}
 
 
@@ -581,7 +616,9 @@ def timed_round(
                 per_clock = {"cpu": median([s[0] for s in samples]), "wall": median([s[1] for s in samples])}
                 medians[wname][key] = per_clock
                 for clock, value in per_clock.items():
-                    results.rounds.setdefault(wname, {}).setdefault(key, {}).setdefault(clock, []).append(value)
+                    results.rounds.setdefault(wname, {}).setdefault(key, {}).setdefault(clock, []).append(
+                        value
+                    )
         provider.force_flush()
         results.exported_spans[key] = results.exported_spans.get(key, 0) + exporter.count - exported_before
     for wname, per_config in medians.items():
@@ -635,7 +672,7 @@ def capture_pass(results: Results) -> None:
         provider.add_span_processor(processor)
         calls = [0]
 
-        def counting(event: Any) -> None:
+        def counting(event: Any, *, calls: list[int] = calls) -> None:  # arity 1: fn(event)
             calls[0] += 1
 
         for wname, workload in [*WORKLOADS.items(), (LONG.name, LONG)]:
@@ -670,6 +707,10 @@ def capture_pass(results: Results) -> None:
         provider.shutdown()
 
 
+def _short_path(filename: str) -> str:
+    return filename.split("site-packages/")[-1].split("src/")[-1]
+
+
 def _count_names(spans: list[ReadableSpan]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for span in spans:
@@ -685,7 +726,9 @@ def _value_chars(value: Any) -> int:
     return 8
 
 
-def memory_pass(results: Results, provider: TracerProvider, runs: int, warmup: int, checkpoints: int = 10) -> None:
+def memory_pass(
+    results: Results, provider: TracerProvider, runs: int, warmup: int, checkpoints: int = 10
+) -> None:
     """tracemalloc growth per run over ``runs`` short runs (CodeAgent and ToolCallingAgent in turn).
 
     After ``warmup`` runs, memory is read at ``checkpoints`` evenly spaced points (each after
@@ -705,26 +748,25 @@ def memory_pass(results: Results, provider: TracerProvider, runs: int, warmup: i
                         w, agent = agents[i % len(agents)]
                         w.run(agent)
 
-                    def checkpoint() -> None:
+                    def checkpoint(done: int, points: list[tuple[int, int]] = points) -> None:
                         provider.force_flush()
                         gc.collect()
                         points.append((done, tracemalloc.get_traced_memory()[0]))
 
-                    checkpoint()
+                    checkpoint(done)
                     start_snapshot = tracemalloc.take_snapshot()
                     for _ in range(checkpoints):
                         for _ in range(per_checkpoint):
                             w, agent = agents[done % len(agents)]
                             w.run(agent)
                             done += 1
-                        checkpoint()
+                        checkpoint(done)
                     end_snapshot = tracemalloc.take_snapshot()
                 finally:
                     tracemalloc.stop()
             results.add_console(key, "memory", sink.chars)
         top = [
-            f"{stat.traceback[0].filename.split('site-packages/')[-1].split('src/')[-1]}:{stat.traceback[0].lineno} "
-            f"{stat.size_diff:+d} B"
+            f"{_short_path(stat.traceback[0].filename)}:{stat.traceback[0].lineno} {stat.size_diff:+d} B"
             for stat in end_snapshot.compare_to(start_snapshot, "lineno")[:5]
             if stat.size_diff > 0
         ]
@@ -794,8 +836,10 @@ def analyse(results: Results) -> dict[str, Any]:
         summary["workloads"][wname] = rows
     long_rows: dict[str, Any] = {}
     for s in LONG_PROBE_STEPS:
-        entry: dict[str, Any] = {"base_ms": median(results.long_steps["a"][s]) / 1e6,
-                                 "base_ms_wall": median(results.long_steps_wall["a"][s]) / 1e6}
+        entry: dict[str, Any] = {
+            "base_ms": median(results.long_steps["a"][s]) / 1e6,
+            "base_ms_wall": median(results.long_steps_wall["a"][s]) / 1e6,
+        }
         for key in LONG_CONFIGS[1:]:
             entry[f"{key}_overhead_us"] = median(results.long_overhead[key][s]) / 1e3
             entry[f"{key}_overhead_us_wall"] = median(results.long_overhead_wall[key][s]) / 1e3
@@ -809,32 +853,59 @@ def targets(results: Results, summary: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
     def add(name: str, value: float, limit: float, unit: str, detail: str) -> None:
-        out.append({"target": name, "value": value, "limit": limit, "unit": unit, "detail": detail,
-                    "status": "PASS" if value <= limit else "MISS"})
+        out.append(
+            {
+                "target": name,
+                "value": value,
+                "limit": limit,
+                "unit": unit,
+                "detail": detail,
+                "status": "PASS" if value <= limit else "MISS",
+            }
+        )
 
     for wname in WORKLOADS:
         rows = summary["workloads"][wname]
         for key, ref, limit in (("b", "e", 15), ("c", "e", 25), ("d", "e-noSDK", 5)):
             if "vs_ref" in rows.get(key, {}):
-                add(f"{wname}: ({key}) overhead/step <= {limit}% of ({ref})'s", 100 * rows[key]["vs_ref"], limit,
-                    "%", f"{rows[key]['overhead_step_us']:.0f} us vs {rows[ref]['overhead_step_us']:.0f} us")
+                add(
+                    f"{wname}: ({key}) overhead/step <= {limit}% of ({ref})'s",
+                    100 * rows[key]["vs_ref"],
+                    limit,
+                    "%",
+                    f"{rows[key]['overhead_step_us']:.0f} us vs {rows[ref]['overhead_step_us']:.0f} us",
+                )
         if "span_vs_floor" in rows.get("b", {}):
-            add(f"{wname}: (b) overhead/span <= 1.5x bare-SDK span", rows["b"]["span_vs_floor"], 1.5, "x",
-                f"{rows['b']['overhead_span_us']:.1f} us/span vs floor {summary['floor_us_per_span']:.1f} us")
+            add(
+                f"{wname}: (b) overhead/span <= 1.5x bare-SDK span",
+                rows["b"]["span_vs_floor"],
+                1.5,
+                "x",
+                f"{rows['b']['overhead_span_us']:.1f} us/span vs floor {summary['floor_us_per_span']:.1f} us",
+            )
     long = summary["long50"]
     for key in ("b", "c"):
         if f"{key}_overhead_us" in long["1"]:
             first, last = long["1"][f"{key}_overhead_us"], long["50"][f"{key}_overhead_us"]
-            add(f"long50: ({key}) overhead at step 50 <= 1.5x step 1", last / first if first > 0 else float("inf"),
-                1.5, "x", f"step 1: {first:.0f} us, step 50: {last:.0f} us")
+            add(
+                f"long50: ({key}) overhead at step 50 <= 1.5x step 1",
+                last / first if first > 0 else float("inf"),
+                1.5,
+                "x",
+                f"step 1: {first:.0f} us, step 50: {last:.0f} us",
+            )
     dropped = 0
     detail = []
     for wname, per_config in results.capture.items():
         for key in ("b", "c"):
             stats = per_config.get(key)
             if stats:
-                n = (stats["dropped_attributes"] + stats["dropped_event_attributes"] + stats["dropped_events"]
-                     + stats["dropped_links"])
+                n = (
+                    stats["dropped_attributes"]
+                    + stats["dropped_event_attributes"]
+                    + stats["dropped_events"]
+                    + stats["dropped_links"]
+                )
                 dropped += n
                 detail.append(f"{wname}/{key}={n}")
     add("(b),(c): attributes dropped by SDK limits == 0", dropped, 0, "", ", ".join(detail))
@@ -842,8 +913,13 @@ def targets(results: Results, summary: dict[str, Any]) -> list[dict[str, Any]]:
     for key in ("b", "c"):
         mem = results.memory.get(key)
         if mem:
-            add(f"memory: ({key}) growth per run < 100 B (net of (a))", mem["bytes_per_run"] - base, 100, " B",
-                f"{mem['bytes_per_run']:.1f} B/run raw, (a) {base:.1f} B/run, {mem['runs']} runs")
+            add(
+                f"memory: ({key}) growth per run < 100 B (net of (a))",
+                mem["bytes_per_run"] - base,
+                100,
+                " B",
+                f"{mem['bytes_per_run']:.1f} B/run raw, (a) {base:.1f} B/run, {mem['runs']} runs",
+            )
     return out
 
 
@@ -858,55 +934,121 @@ def _fmt(value: Any, spec: str = ".0f") -> str:
 
 def tables(results: Results, summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     out = []
-    headers = ["config", "run ms", "over/run ms", "over %", "over/step us", "IQR us", "wall over/step us",
-               "spans/run", "over/span us", "x floor", "vs ref", "GC ms/run"]
+    headers = [
+        "config",
+        "run ms",
+        "over/run ms",
+        "over %",
+        "over/step us",
+        "IQR us",
+        "wall over/step us",
+        "spans/run",
+        "over/span us",
+        "x floor",
+        "vs ref",
+        "GC ms/run",
+    ]
     for wname, workload in WORKLOADS.items():
         rows = []
         for key, row in summary["workloads"][wname].items():
             iqr = row.get("overhead_step_us_iqr") or []
-            rows.append([
-                f"{key} {row['label']}", _fmt(row["run_ms"], ".2f"), _fmt(row.get("overhead_run_ms"), ".2f"),
-                _fmt(row.get("overhead_pct")), _fmt(row.get("overhead_step_us")),
-                f"{iqr[0]:.0f}..{iqr[1]:.0f}" if iqr else "-", _fmt(row.get("overhead_step_us_wall")),
-                _fmt(row.get("spans_per_run"), "d") if key != "a" else "-",
-                _fmt(row.get("overhead_span_us"), ".1f"), _fmt(row.get("span_vs_floor"), ".1f"),
-                f"{row['vs_ref']:.2f} x ({row['ref']})" if "vs_ref" in row else "-",
-                _fmt(row["gc_ms_per_run"], ".2f"),
-            ])
+            rows.append(
+                [
+                    f"{key} {row['label']}",
+                    _fmt(row["run_ms"], ".2f"),
+                    _fmt(row.get("overhead_run_ms"), ".2f"),
+                    _fmt(row.get("overhead_pct")),
+                    _fmt(row.get("overhead_step_us")),
+                    f"{iqr[0]:.0f}..{iqr[1]:.0f}" if iqr else "-",
+                    _fmt(row.get("overhead_step_us_wall")),
+                    _fmt(row.get("spans_per_run"), "d") if key != "a" else "-",
+                    _fmt(row.get("overhead_span_us"), ".1f"),
+                    _fmt(row.get("span_vs_floor"), ".1f"),
+                    f"{row['vs_ref']:.2f} x ({row['ref']})" if "vs_ref" in row else "-",
+                    _fmt(row["gc_ms_per_run"], ".2f"),
+                ]
+            )
         out.append((f"{wname}: {workload.description}", headers, rows))
-    long_headers = ["step", "(a) step ms"] + [f"({k}) over us" for k in LONG_CONFIGS[1:]] + [
-        f"({k}) wall over us" for k in LONG_CONFIGS[1:]]
-    long_rows = [[s, _fmt(v["base_ms"], ".2f")] + [_fmt(v.get(f"{k}_overhead_us")) for k in LONG_CONFIGS[1:]]
-                 + [_fmt(v.get(f"{k}_overhead_us_wall")) for k in LONG_CONFIGS[1:]]
-                 for s, v in summary["long50"].items()]
+    long_headers = (
+        ["step", "(a) step ms"]
+        + [f"({k}) over us" for k in LONG_CONFIGS[1:]]
+        + [f"({k}) wall over us" for k in LONG_CONFIGS[1:]]
+    )
+    long_rows = [
+        [s, _fmt(v["base_ms"], ".2f")]
+        + [_fmt(v.get(f"{k}_overhead_us")) for k in LONG_CONFIGS[1:]]
+        + [_fmt(v.get(f"{k}_overhead_us_wall")) for k in LONG_CONFIGS[1:]]
+        for s, v in summary["long50"].items()
+    ]
     out.append((f"long50: {LONG.description}; overhead per step against (a)", long_headers, long_rows))
-    cap_headers = ["workload", "config", "spans", "events", "attrs", "event attrs", "attr KB", "max attrs/span",
-                   "dropped attrs", "dropped event attrs", "dropped events", "callback calls"]
+    cap_headers = [
+        "workload",
+        "config",
+        "spans",
+        "events",
+        "attrs",
+        "event attrs",
+        "attr KB",
+        "max attrs/span",
+        "dropped attrs",
+        "dropped event attrs",
+        "dropped events",
+        "callback calls",
+    ]
     cap_rows = []
     for wname, per_config in results.capture.items():
         for key, s in per_config.items():
-            cap_rows.append([wname, key, str(s["spans"]), str(s["events"]), str(s["attributes"]),
-                             str(s["event_attributes"]), f"{s['attribute_chars'] / 1024:.0f}",
-                             str(s["max_attributes_on_a_span"]), str(s["dropped_attributes"]),
-                             str(s["dropped_event_attributes"]), str(s["dropped_events"]),
-                             str(s.get("callback_calls", "-"))])
+            cap_rows.append(
+                [
+                    wname,
+                    key,
+                    str(s["spans"]),
+                    str(s["events"]),
+                    str(s["attributes"]),
+                    str(s["event_attributes"]),
+                    f"{s['attribute_chars'] / 1024:.0f}",
+                    str(s["max_attributes_on_a_span"]),
+                    str(s["dropped_attributes"]),
+                    str(s["dropped_event_attributes"]),
+                    str(s["dropped_events"]),
+                    str(s.get("callback_calls", "-")),
+                ]
+            )
     out.append(("per run (non-timed capture pass, SimpleSpanProcessor into memory)", cap_headers, cap_rows))
     if results.memory:
         mem_headers = ["config", "runs", "B/run (median interval)", "B/run (first to last)", "largest growth"]
-        mem_rows = [[k, str(m["runs"]), f"{m['bytes_per_run']:.1f}", f"{m['bytes_per_run_first_to_last']:.1f}",
-                     (m["top_growth"][0] if m["top_growth"] else "-")] for k, m in results.memory.items()]
-        out.append(("memory: tracemalloc over short runs (3-step CodeAgent / ToolCallingAgent in turn)",
-                    mem_headers, mem_rows))
-    target_rows = [[t["status"], t["target"], f"{t['value']:.2f}{t['unit']}", f"{t['limit']}{t['unit']}",
-                    t["detail"]] for t in summary["targets"]]
+        mem_rows = [
+            [
+                k,
+                str(m["runs"]),
+                f"{m['bytes_per_run']:.1f}",
+                f"{m['bytes_per_run_first_to_last']:.1f}",
+                (m["top_growth"][0] if m["top_growth"] else "-"),
+            ]
+            for k, m in results.memory.items()
+        ]
+        out.append(
+            (
+                "memory: tracemalloc over short runs (3-step CodeAgent / ToolCallingAgent in turn)",
+                mem_headers,
+                mem_rows,
+            )
+        )
+    target_rows = [
+        [t["status"], t["target"], f"{t['value']:.2f}{t['unit']}", f"{t['limit']}{t['unit']}", t["detail"]]
+        for t in summary["targets"]
+    ]
     out.append(("targets", ["", "target", "value", "limit", "detail"], target_rows))
     return out
 
 
 def render_plain(title: str, headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        title,
+        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     return "\n".join(lines)
 
@@ -919,9 +1061,15 @@ def render_markdown(title: str, headers: list[str], rows: list[list[str]]) -> st
 
 def versions() -> dict[str, str]:
     out = {}
-    for dist in ("smolagents", "smolagents-otel", "opentelemetry-sdk", "opentelemetry-api",
-                 "openinference-instrumentation-smolagents", "opentelemetry-instrumentation-genai-smolagents",
-                 "wrapt"):
+    for dist in (
+        "smolagents",
+        "smolagents-otel",
+        "opentelemetry-sdk",
+        "opentelemetry-api",
+        "openinference-instrumentation-smolagents",
+        "opentelemetry-instrumentation-genai-smolagents",
+        "wrapt",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -973,8 +1121,9 @@ def profile(spec: str, runs: int, top: int) -> None:
     key, _, wname = spec.partition(":")
     workload = WORKLOADS.get(wname) or (LONG if wname == LONG.name else None)
     if key not in CONFIGS or workload is None:
-        raise SystemExit(f"--profile CONFIG:WORKLOAD, CONFIG in {list(CONFIGS)}, "
-                         f"WORKLOAD in {[*WORKLOADS, LONG.name]}")
+        raise SystemExit(
+            f"--profile CONFIG:WORKLOAD, CONFIG in {list(CONFIGS)}, WORKLOAD in {[*WORKLOADS, LONG.name]}"
+        )
     provider, _ = sdk_provider()
     with configured(key, provider, {}):
         agent = workload.make_agent()
@@ -993,12 +1142,13 @@ def profile(spec: str, runs: int, top: int) -> None:
             stats.add(extra)
     table = stats.stats  # type: ignore[attr-defined]
     rows = []
-    for (filename, line, func), (cc, nc, tt, ct, _callers) in table.items():
-        if "smolagents_otel" in filename or "/opentelemetry/" in filename or func in (
-            "<method 'sub' of 're.Pattern' objects>", "<method 'search' of 're.Pattern' objects>"
+    for (filename, line, func), (_cc, nc, tt, ct, _callers) in table.items():
+        if (
+            "smolagents_otel" in filename
+            or "/opentelemetry/" in filename
+            or func in ("<method 'sub' of 're.Pattern' objects>", "<method 'search' of 're.Pattern' objects>")
         ):
-            short = filename.split("src/")[-1].split("site-packages/")[-1]
-            rows.append((tt, ct, nc, f"{short}:{line}({func})"))
+            rows.append((tt, ct, nc, f"{_short_path(filename)}:{line}({func})"))
     rows.sort(reverse=True)
     print(f"profile {key}:{wname}, {runs} runs, {len(thread_profiles)} worker threads profiled too")
     print("own time (tottime) per run, us | cumulative per run, us | calls per run | function")
@@ -1006,8 +1156,12 @@ def profile(spec: str, runs: int, top: int) -> None:
         print(f"{tt / runs * 1e6:10.0f} {ct / runs * 1e6:10.0f} {nc / runs:8.1f}  {name}")
     print("\nnamed costs (cumulative per run, us; groups overlap):")
     for label, suffix, func in _PROFILE_GROUPS:
-        total = sum(ct for (f, _l, fn), (_cc, _nc, _tt, ct, _c) in table.items() if f.endswith(suffix) and fn == func)
-        calls = sum(nc for (f, _l, fn), (_cc, nc, _tt, _ct, _c) in table.items() if f.endswith(suffix) and fn == func)
+        total = sum(
+            ct for (f, _l, fn), (_cc, _nc, _tt, ct, _c) in table.items() if f.endswith(suffix) and fn == func
+        )
+        calls = sum(
+            nc for (f, _l, fn), (_cc, nc, _tt, _ct, _c) in table.items() if f.endswith(suffix) and fn == func
+        )
         print(f"{total / runs * 1e6:10.0f} {calls / runs:8.1f}  {label}")
     own = sum(tt for (f, _l, _fn), (_cc, _nc, tt, _ct, _c) in table.items() if "smolagents_otel" in f)
     print(f"{own / runs * 1e6:10.0f}           own time of all smolagents_otel functions")
@@ -1018,16 +1172,24 @@ def profile(spec: str, runs: int, top: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="smolagents-otel overhead benchmark (see the module docstring)")
+    parser = argparse.ArgumentParser(
+        description="smolagents-otel overhead benchmark (see the module docstring)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer rounds and runs (< 90 s)")
     parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     parser.add_argument("--rounds", type=int, help="rounds of the 10-step workloads (default 15, quick 3)")
-    parser.add_argument("--runs", type=int, help="timed runs per configuration and round (default 6, quick 3)")
+    parser.add_argument(
+        "--runs", type=int, help="timed runs per configuration and round (default 6, quick 3)"
+    )
     parser.add_argument("--long-rounds", type=int, help="rounds of long50 (default 8, quick 2)")
-    parser.add_argument("--long-runs", type=int, help="long50 runs per configuration and round (default 2, quick 1)")
+    parser.add_argument(
+        "--long-runs", type=int, help="long50 runs per configuration and round (default 2, quick 1)"
+    )
     parser.add_argument("--memory-runs", type=int, help="runs of the memory check (default 1000, quick 200)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory check")
-    parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json", help="where to write the JSON")
+    parser.add_argument(
+        "--json", type=Path, default=RESULTS_DIR / "latest.json", help="where to write the JSON"
+    )
     parser.add_argument("--profile", metavar="CONFIG:WORKLOAD", help="only profile one pair, e.g. b:code10")
     parser.add_argument("--profile-runs", type=int, default=20)
     parser.add_argument("--profile-top", type=int, default=40)
@@ -1052,7 +1214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     otel_env = {k: v for k, v in os.environ.items() if k.startswith(("OTEL_", "SMOLAGENTS_OTEL_"))}
     errors = InternalErrorCounter()
     logging.getLogger("smolagents_otel").addHandler(errors)
-    Instrumentor().uninstrument()  # a clean start, whatever imported us
+    if Instrumentor().is_instrumented_by_opentelemetry:
+        Instrumentor().uninstrument()  # a clean start, whatever imported us
     started = time.perf_counter()
 
     def progress(text: str) -> None:
@@ -1084,57 +1247,88 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = analyse(results)
 
     render = render_markdown if args.markdown else render_plain
-    print(f"\nTimes are process CPU time (all threads; robust on a shared machine), medians over rounds of "
-          f"per-round medians; 'wall' columns use wall-clock time. Bare-SDK floor: "
-          f"{summary['floor_us_per_span']:.1f} us CPU per span incl. export "
-          f"({summary['floor_wall_us_per_span']:.1f} us wall by timeit; "
-          f"{summary['floor_current_span_us']:.1f} us CPU when also made current).\n")
+    print(
+        f"\nTimes are process CPU time (all threads; robust on a shared machine), medians over rounds of "
+        f"per-round medians; 'wall' columns use wall-clock time. Bare-SDK floor: "
+        f"{summary['floor_us_per_span']:.1f} us CPU per span incl. export "
+        f"({summary['floor_wall_us_per_span']:.1f} us wall by timeit; "
+        f"{summary['floor_current_span_us']:.1f} us CPU when also made current).\n"
+    )
     for title, headers, rows in tables(results, summary):
         print(render(title, headers, rows))
         print()
     notes = []
     for key, problems in results.restore.items():
-        notes.append(f"uninstrument() of ({key}) did not restore smolagents ({len(problems)} change(s), undone by "
-                     "the benchmark): " + "; ".join(problems[:4]) + (" ..." if len(problems) > 4 else ""))
+        notes.append(
+            f"uninstrument() of ({key}) did not restore smolagents ({len(problems)} change(s), undone by "
+            "the benchmark): " + "; ".join(problems[:4]) + (" ..." if len(problems) > 4 else "")
+        )
     for key, expected in results.expected_spans.items():
         got = results.exported_spans.get(key, 0)
         if CONFIGS[key].uses_sdk and got != expected:
             notes.append(f"({key}): {got} spans exported in the timed rounds, {expected} expected")
     if results.console_chars:
-        notes.append(f"{results.console_chars} characters went to stdout/stderr during runs (discarded): "
-                     f"{results.console_by}")
+        notes.append(
+            f"{results.console_chars} characters went to stdout/stderr during runs (discarded): "
+            f"{results.console_by}"
+        )
     if results.internal_errors:
-        notes.append(f"smolagents-otel logged {len(results.internal_errors)} warnings: {results.internal_errors[:3]}")
+        notes.append(
+            f"smolagents-otel logged {len(results.internal_errors)} warnings: {results.internal_errors[:3]}"
+        )
     if otel_env:
         notes.append(f"environment settings in effect: {sorted(otel_env)}")
     for note in notes:
         print(("- " if args.markdown else "note: ") + note)
     misses = [t for t in summary["targets"] if t["status"] == "MISS"]
-    print(f"\n{len(summary['targets']) - len(misses)} PASS, {len(misses)} MISS; {results.seconds:.0f} s; "
-          f"python {platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\n{len(summary['targets']) - len(misses)} PASS, {len(misses)} MISS; {results.seconds:.0f} s; "
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
 
     payload = {
-        "meta": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                 "load_average": os.getloadavg(), "versions": versions(), "settings": settings,
-                 "seconds": results.seconds, "environment": otel_env, "argv": sys.argv,
-                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+        "meta": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "versions": versions(),
+            "settings": settings,
+            "seconds": results.seconds,
+            "environment": otel_env,
+            "argv": sys.argv,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
         "summary": summary,
         "capture": results.capture,
         "memory": results.memory,
         "raw": {
-            "floor_cpu_ns": results.floor_cpu_ns, "floor_wall_ns": results.floor_wall_ns,
+            "floor_cpu_ns": results.floor_cpu_ns,
+            "floor_wall_ns": results.floor_wall_ns,
             "floor_current_cpu_ns": results.floor_current_cpu_ns,
-            "run_ns_round_medians": results.rounds, "overhead_ns_per_round": results.overhead,
+            "run_ns_round_medians": results.rounds,
+            "overhead_ns_per_round": results.overhead,
             "gc": results.gc,
-            "long50_step_cpu_ns": {k: {str(s): v for s, v in d.items()} for k, d in results.long_steps.items()},
-            "long50_step_wall_ns": {k: {str(s): v for s, v in d.items()} for k, d in results.long_steps_wall.items()},
-            "long50_overhead_cpu_ns": {k: {str(s): v for s, v in d.items()} for k, d in results.long_overhead.items()},
-            "long50_overhead_wall_ns": {k: {str(s): v for s, v in d.items()}
-                                        for k, d in results.long_overhead_wall.items()},
+            "long50_step_cpu_ns": {
+                k: {str(s): v for s, v in d.items()} for k, d in results.long_steps.items()
+            },
+            "long50_step_wall_ns": {
+                k: {str(s): v for s, v in d.items()} for k, d in results.long_steps_wall.items()
+            },
+            "long50_overhead_cpu_ns": {
+                k: {str(s): v for s, v in d.items()} for k, d in results.long_overhead.items()
+            },
+            "long50_overhead_wall_ns": {
+                k: {str(s): v for s, v in d.items()} for k, d in results.long_overhead_wall.items()
+            },
         },
-        "checks": {"restore": results.restore, "exported_spans": results.exported_spans,
-                   "expected_spans": results.expected_spans, "console_chars": results.console_by,
-                   "internal_errors": results.internal_errors},
+        "checks": {
+            "restore": results.restore,
+            "exported_spans": results.exported_spans,
+            "expected_spans": results.expected_spans,
+            "console_chars": results.console_by,
+            "internal_errors": results.internal_errors,
+        },
         "notes": notes,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -55,18 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10000)
     parser.add_argument("--every", type=int, default=1000, help="print a line every N runs")
+    parser.add_argument("--uninstrumented", action="store_true", help="baseline: smolagents alone")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
 
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(DropExporter()))
     instrumentor = Instrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    for event in LifecycleEvent:
-        instrumentor.on(event, lambda e: None)
+    if not args.uninstrumented:
+        instrumentor.instrument(tracer_provider=provider)
+        for event in LifecycleEvent:
+            instrumentor.on(event, lambda e: None)
 
     for _ in range(200):  # warm-up: imports, caches, pools
         one_run()
+    provider.force_flush()
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
@@ -76,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(1, args.runs + 1):
         assert one_run() == 6
         if i % args.every == 0:
+            provider.force_flush()  # the export queue is not a leak: empty it before measuring
             gc.collect()
             current = tracemalloc.get_traced_memory()[0]
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -86,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{threading.active_count():>8} {rate:>8.0f}\n"
             )
     tracemalloc.stop()
-    instrumentor.uninstrument()
+    if not args.uninstrumented:
+        instrumentor.uninstrument()
     provider.shutdown()
     first_growth, last_growth = rows[0][1], rows[-1][1]
     per_run_after_first = (last_growth - first_growth) / max(1, rows[-1][0] - rows[0][0])

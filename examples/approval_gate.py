@@ -49,7 +49,7 @@ def main(ask: Callable[[str], str] | None = None) -> tuple[object, list[str]]:
     instrumentor.instrument()
     model = ScriptedModel([
         "Thought: list the files.\n<code>\nimport os\nprint(os.listdir('.'))\n</code>",
-        "Thought: no file access then; answer directly.\n<code>\nfinal_answer('Batman-themed snacks')\n</code>",
+        "Thought: no file access then.\n<code>\nfinal_answer('Batman-themed snacks')\n</code>",
     ])
     agent = CodeAgent(tools=[], model=model, verbosity_level=0)
     try:

@@ -47,10 +47,12 @@ def main(ask: Callable[[str], str] | None = None) -> tuple[object, list[str]]:
     if ask is not None:
         handles.append(instrumentor.on(LifecycleEvent.PRE_EXECUTION, human_approval(ask)))
     instrumentor.instrument()
-    model = ScriptedModel([
-        "Thought: list the files.\n<code>\nimport os\nprint(os.listdir('.'))\n</code>",
-        "Thought: no file access then.\n<code>\nfinal_answer('Batman-themed snacks')\n</code>",
-    ])
+    model = ScriptedModel(
+        [
+            "Thought: list the files.\n<code>\nimport os\nprint(os.listdir('.'))\n</code>",
+            "Thought: no file access then.\n<code>\nfinal_answer('Batman-themed snacks')\n</code>",
+        ]
+    )
     agent = CodeAgent(tools=[], model=model, verbosity_level=0)
     try:
         answer = agent.run("Plan the snacks")

@@ -20,8 +20,13 @@ from smolagents_otel import AgentEvent, Instrumentor, LifecycleEvent
 from smolagents_otel.testing import ScriptedModel
 
 AUDITED = (
-    LifecycleEvent.RUN_START, LifecycleEvent.PRE_EXECUTION, LifecycleEvent.TOOL_START,
-    LifecycleEvent.TOOL_END, LifecycleEvent.FINAL_ANSWER, LifecycleEvent.STEP_ERROR, LifecycleEvent.RUN_END,
+    LifecycleEvent.RUN_START,
+    LifecycleEvent.PRE_EXECUTION,
+    LifecycleEvent.TOOL_START,
+    LifecycleEvent.TOOL_END,
+    LifecycleEvent.FINAL_ANSWER,
+    LifecycleEvent.STEP_ERROR,
+    LifecycleEvent.RUN_END,
 )
 GENESIS = "0" * 64
 
@@ -81,10 +86,12 @@ def main(path: Path) -> Path:
     handles = [instrumentor.on(event, log.record) for event in AUDITED]
     instrumentor.instrument()
     try:
-        model = ScriptedModel([
-            "Thought: find a caterer.\n<code>\nc = catering_service_tool('best')\n</code>",
-            "Thought: done.\n<code>\nfinal_answer(c)\n</code>",
-        ])
+        model = ScriptedModel(
+            [
+                "Thought: find a caterer.\n<code>\nc = catering_service_tool('best')\n</code>",
+                "Thought: done.\n<code>\nfinal_answer(c)\n</code>",
+            ]
+        )
         CodeAgent(tools=[catering_service_tool], model=model, verbosity_level=0).run("Who caters the party?")
     finally:
         for handle in handles:

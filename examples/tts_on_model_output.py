@@ -37,10 +37,12 @@ def main(speech: FakeSpeechQueue | None = None) -> list[str]:
     handle = instrumentor.on(LifecycleEvent.MODEL_OUTPUT, speak)
     instrumentor.instrument()
     try:
-        model = ScriptedModel([
-            "Thought: Let me count the guests first.\n<code>\nguests = 12\n</code>",
-            "Thought: Twelve guests, two pizzas each.\n<code>\nfinal_answer(guests * 2)\n</code>",
-        ])
+        model = ScriptedModel(
+            [
+                "Thought: Let me count the guests first.\n<code>\nguests = 12\n</code>",
+                "Thought: Twelve guests, two pizzas each.\n<code>\nfinal_answer(guests * 2)\n</code>",
+            ]
+        )
         CodeAgent(tools=[], model=model, verbosity_level=0).run("How many pizzas for the party?")
     finally:
         handle.remove()

@@ -40,8 +40,17 @@ def test_audit_log_chain_detects_tampering(tmp_path):
     path = audit_log.main(tmp_path / "audit.jsonl")
     lines = path.read_text().splitlines()
     events = [json.loads(line)["event"] for line in lines]
-    assert events == ["run_start", "pre_execution", "tool_start", "tool_end", "pre_execution", "tool_start",
-                      "tool_end", "final_answer", "run_end"]
+    assert events == [
+        "run_start",
+        "pre_execution",
+        "tool_start",
+        "tool_end",
+        "pre_execution",
+        "tool_start",
+        "tool_end",
+        "final_answer",
+        "run_end",
+    ]
     assert audit_log.verify(path)
     tampered = lines[:]
     record = json.loads(tampered[3])

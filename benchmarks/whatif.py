@@ -38,14 +38,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 
-from smolagents_otel import Config, Instrumentor  # noqa: E402
+from smolagents_otel import (  # noqa: E402
+    Config,
+    Instrumentor,
+    wrap_models,  # noqa: E402
+)
 from smolagents_otel import instrumentor as inst_module  # noqa: E402
 from smolagents_otel import redaction as R  # noqa: E402
 from smolagents_otel import serialize as S  # noqa: E402
-from smolagents_otel import wrap_models  # noqa: E402
 
 # ----------------------------------------------------------------------------------------- P1
-_CASE_SENSITIVE = [re.compile(p) for p in R._PATTERNS if not p.startswith("(?i")]
+# P1 applies to the redaction.py that has one combined ``_KNOWN`` regex; a newer src/ may already
+# have its own fast path, and then P1 is skipped and P2 caches around src's own __call__.
+_ORIGINAL_CALL = R.Redactor.__call__
+HAVE_OLD_REDACTION = hasattr(R, "_KNOWN") and hasattr(R, "_PATTERNS")
+if HAVE_OLD_REDACTION:
+    _CASE_SENSITIVE = [re.compile(p) for p in R._PATTERNS if not p.startswith("(?i")]
 # Necessary conditions, checked on text.casefold(), for the two case-insensitive patterns and for
 # the assignment pattern: when none holds, the slow regex cannot match and is skipped.
 _CASELESS_HINT = re.compile(r"bearer\s+[a-z0-9._~+/=\-]{8}|basic\s+[a-z0-9+/]{12}")
@@ -78,6 +86,9 @@ def p1_call(self: R.Redactor, text: str) -> str:
     return fast_redact(text)
 
 
+_BASE_CALL = p1_call if HAVE_OLD_REDACTION else _ORIGINAL_CALL
+
+
 # ----------------------------------------------------------------------------------------- P2
 _CACHE_MIN_CHARS = 256
 _CACHE_MAX_CHARS = 4_000_000  # budget: total characters of cached inputs
@@ -87,12 +98,12 @@ def p2_call(self: R.Redactor, text: str) -> str:
     if not self.enabled or not text:
         return text
     if len(text) < _CACHE_MIN_CHARS:
-        return p1_call(self, text)
+        return _BASE_CALL(self, text)
     cache = self.__dict__.setdefault("_cache", {})
     hit = cache.get(text)
     if hit is not None:
         return hit
-    result = p1_call(self, text)
+    result = _BASE_CALL(self, text)
     size = self.__dict__.get("_cache_chars", 0)
     if size + len(text) > _CACHE_MAX_CHARS:
         cache.clear()
@@ -192,8 +203,14 @@ class Patches:
             setattr(owner, name, value)
 
 
-def variant(p1: bool = False, p2: bool = False, p3: bool = False, p4: bool = False, noop: bool = False,
-            **instrument_kwargs: Any) -> tuple[Any, Any]:
+def variant(
+    p1: bool = False,
+    p2: bool = False,
+    p3: bool = False,
+    p4: bool = False,
+    noop: bool = False,
+    **instrument_kwargs: Any,
+) -> tuple[Any, Any]:
     def setup(provider: Any) -> Any:
         patches = Patches()
         if p1:
@@ -223,7 +240,11 @@ VARIANTS = {
     "b+P1": ("b + P1 fast redaction", variant(p1=True, event_sinks=()), True),
     "b+P1+P2": ("b + P1 + P2 cached per-message redaction", variant(p2=True, event_sinks=()), True),
     "b+P1+P2+P4": ("b + P1 + P2 + P4 env TTL", variant(p2=True, p4=True, event_sinks=()), True),
-    "b-noredact": ("b, redact_secrets=False", variant(config=Config(redact_secrets=False), event_sinks=()), True),
+    "b-noredact": (
+        "b, redact_secrets=False",
+        variant(config=Config(redact_secrets=False), event_sinks=()),
+        True,
+    ),
     "b-nocontent": ("b, capture_content=False", variant(capture_content=False, event_sinks=()), True),
     "c+P1+P2+P4": ("c + P1 + P2 + P4", None, True),
     "d+P3": ("d + P3 no-op fast path", variant(p3=True, noop=True), False),
@@ -251,23 +272,26 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--runs", type=int)
+    parser.add_argument(
+        "--profile", metavar="VARIANT:WORKLOAD", help="cProfile one variant, e.g. b-nocontent:tool10"
+    )
+    parser.add_argument("--profile-runs", type=int, default=20)
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 10)
     runs = args.runs or (3 if args.quick else 5)
 
+    if not HAVE_OLD_REDACTION:  # src/ has its own fast redaction already: P1 does not apply
+        VARIANTS.pop("b+P1", None)
     for key, (label, pair, uses_sdk) in VARIANTS.items():
         setup, teardown = _c_variant() if key == "c+P1+P2+P4" else pair
         bench.CONFIGS[key] = bench.Config(key, label, setup, teardown, uses_sdk)
+    if args.profile:
+        bench.profile(args.profile, args.profile_runs, 45)
+        return 0
     keys = ["a", "b", *[k for k in VARIANTS if VARIANTS[k][2]], "c", "e", "d", "d+P3", "e-noSDK"]
     bench.TIMED_CONFIGS = [k for k in keys if bench.CONFIGS[k].available]
     results = bench.Results(settings={"rounds": rounds, "runs": runs})
-    for wname in bench.WORKLOADS:  # spans per run: the variants make the same spans as (b)
-        results.capture[wname] = {}
-    bench.capture_pass(results)
-    for wname in bench.WORKLOADS:
-        for key in VARIANTS:
-            if VARIANTS[key][2] and "b" in results.capture[wname]:
-                results.capture[wname][key] = results.capture[wname]["b"]
+    bench.capture_pass(results)  # spans per run, for every variant
     provider, exporter = bench.sdk_provider()
     started = time.perf_counter()
     for r in range(rounds):
@@ -277,9 +301,14 @@ def main() -> int:
         print(f"[{time.perf_counter() - started:6.1f}s] round {r + 1}/{rounds}", file=sys.stderr, flush=True)
     provider.shutdown()
     floor_us = bench.median(results.floor_cpu_ns) / 1e3
-    print(f"\nprocess CPU time; medians of {rounds} rounds x {runs} runs; bare-SDK floor {floor_us:.1f} us/span")
+    print(
+        f"\nprocess CPU time; medians of {rounds} rounds x {runs} runs; bare-SDK floor {floor_us:.1f} us/span"
+    )
     for wname, workload in bench.WORKLOADS.items():
-        ref = {k: bench.median(results.overhead[wname][k]["cpu"]) / 1e3 / workload.steps for k in ("e", "e-noSDK")}
+        ref = {
+            k: bench.median(results.overhead[wname][k]["cpu"]) / 1e3 / workload.steps
+            for k in ("e", "e-noSDK")
+        }
         rows = []
         for key in bench.TIMED_CONFIGS:
             if key == "a":
@@ -288,20 +317,24 @@ def main() -> int:
             step_us = bench.median(per_round) / 1e3 / workload.steps
             spans = results.capture[wname].get(key, {}).get("spans", 0)
             vs = "e-noSDK" if key.startswith(("d", "e-noSDK")) else "e"
-            rows.append([
-                f"{key}: {bench.CONFIGS[key].label}",
-                f"{step_us:.0f}",
-                "{:.0f}..{:.0f}".format(*[v / 1e3 / workload.steps for v in bench._iqr(per_round)]),
-                f"{100 * step_us / ref[vs]:.0f}% of ({vs})" if key not in ("e", "e-noSDK") else "-",
-                f"{step_us * workload.steps / spans:.1f}" if spans else "-",
-                f"{step_us * workload.steps / spans / floor_us:.1f}x" if spans else "-",
-            ])
+            rows.append(
+                [
+                    f"{key}: {bench.CONFIGS[key].label}",
+                    f"{step_us:.0f}",
+                    "{:.0f}..{:.0f}".format(*[v / 1e3 / workload.steps for v in bench._iqr(per_round)]),
+                    f"{100 * step_us / ref[vs]:.0f}% of ({vs})" if key not in ("e", "e-noSDK") else "-",
+                    f"{step_us * workload.steps / spans:.1f}" if spans else "-",
+                    f"{step_us * workload.steps / spans / floor_us:.1f}x" if spans else "-",
+                ]
+            )
         print()
-        print(bench.render_plain(
-            f"{wname}: {workload.description}",
-            ["config", "over/step us", "IQR", "vs OpenInference", "over/span us", "x floor"],
-            rows,
-        ))
+        print(
+            bench.render_plain(
+                f"{wname}: {workload.description}",
+                ["config", "over/step us", "IQR", "vs OpenInference", "over/span us", "x floor"],
+                rows,
+            )
+        )
     return 0
 
 

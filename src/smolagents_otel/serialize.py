@@ -17,6 +17,10 @@ from .attributes import TRUNCATED_MARKER
 _REDACT_WINDOW = 256  # characters kept past the limit so a secret cut by the limit is still seen whole
 
 
+def _no_redaction(text: str) -> str:
+    return text
+
+
 def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -102,7 +106,7 @@ def _content_text(content: Any, limit: int) -> str:
     return safe_str(content, limit)
 
 
-def _message_dict(message: Any, limit: int) -> dict[str, Any]:
+def _message_dict(message: Any, limit: int, redact: Callable[[str], str] = _no_redaction) -> dict[str, Any]:
     if isinstance(message, dict):
         role = message.get("role")
         content = message.get("content")
@@ -113,7 +117,7 @@ def _message_dict(message: Any, limit: int) -> dict[str, Any]:
         tool_calls = getattr(message, "tool_calls", None)
     role = getattr(role, "value", role)
     out: dict[str, Any] = {"role": str(role) if role is not None else "unknown"}
-    out["content"] = _content_text(content, limit)
+    out["content"] = redact(_content_text(content, limit))
     if tool_calls:
         calls = []
         for call in tool_calls:
@@ -123,7 +127,7 @@ def _message_dict(message: Any, limit: int) -> dict[str, Any]:
             else:
                 name, arguments = getattr(function, "name", None), getattr(function, "arguments", None)
             call_id = call.get("id") if isinstance(call, dict) else getattr(call, "id", None)
-            calls.append({"id": call_id, "name": name, "arguments": safe_str(arguments, limit)})
+            calls.append({"id": call_id, "name": name, "arguments": redact(safe_str(arguments, limit))})
         out["tool_calls"] = calls
     return out
 
@@ -142,9 +146,9 @@ def messages_to_json(messages: Any, limit: int, redact: Callable[[str], str]) ->
     used = 0
     for message in reversed(items):
         try:
-            entry = _message_dict(message, limit)
+            entry = _message_dict(message, limit, redact)
         except Exception:  # noqa: BLE001
-            entry = {"role": "unknown", "content": safe_str(message, limit)}
+            entry = {"role": "unknown", "content": redact(safe_str(message, limit))}
         size = len(entry["content"]) + 32
         if kept and used + size > limit:
             break
@@ -154,7 +158,8 @@ def messages_to_json(messages: Any, limit: int, redact: Callable[[str], str]) ->
     kept.reverse()
     if omitted:
         kept.insert(0, {"role": "system", "content": f"[{omitted} earlier messages omitted]"})
-    return clean_text(json.dumps(kept, ensure_ascii=False, default=str), limit, redact)
+    # Each message was redacted on its own (cached across calls), so the JSON needs no second pass.
+    return clean_text(json.dumps(kept, ensure_ascii=False, default=str), limit, _no_redaction)
 
 
 def message_output_json(message: Any, limit: int, redact: Callable[[str], str]) -> str:

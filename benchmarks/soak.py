@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     base = tracemalloc.get_traced_memory()[0]
     start = time.perf_counter()
     rows = []
-    sys.stdout.write(f"{'runs':>7} {'heap growth KB':>15} {'B/run':>8} {'max RSS MB':>11} {'threads':>8} {'runs/s':>8}\n")
+    header = ("runs", "heap growth KB", "B/run", "max RSS MB", "threads", "runs/s")
+    sys.stdout.write("{:>7} {:>15} {:>8} {:>11} {:>8} {:>8}\n".format(*header))
     for i in range(1, args.runs + 1):
         assert one_run() == 6
         if i % args.every == 0:

@@ -5,9 +5,10 @@ GitHub, Google, Slack keys, JWTs, bearer/basic authorization values, ``key=value
 secret-looking name) and the literal values of environment variables whose names contain KEY, TOKEN,
 SECRET or PASSWORD (re-read once per agent run).
 
-Speed matters: this runs on every content attribute. Each format is its own regex, run only when its literal
-prefix occurs (a plain substring search); case-insensitive forms and ``name=value`` assignments are only matched near a keyword found by a plain
-substring search; environment values are found with ``str`` search, not a regex.
+Speed matters: this runs on every content attribute. Each format is its own regex, run only when its
+literal prefix occurs (a plain substring search); case-insensitive forms and ``name=value`` assignments
+are only matched near a keyword found by a substring search; environment values are found with ``str``
+search, not a regex; long strings are cached (see ``Redactor``).
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ class Redactor:
         """Re-read secret-looking environment variables (called once per agent run)."""
         items = tuple(
             sorted(
-                (k, v) for k, v in os.environ.items() if len(v) >= _MIN_ENV_SECRET_LEN and _SECRET_ENV_NAME.search(k)
+                (k, v)
+                for k, v in os.environ.items()
+                if len(v) >= _MIN_ENV_SECRET_LEN and _SECRET_ENV_NAME.search(k)
             )
         )
         if items == self._env_key:

@@ -513,13 +513,13 @@ class Results:
     floor_cpu_ns: list[float] = field(default_factory=list)
     floor_wall_ns: list[float] = field(default_factory=list)
     floor_current_cpu_ns: list[float] = field(default_factory=list)
-    # workload -> config -> per-round median run time (ns); clock "cpu" or "wall"
+    # workload -> config -> clock ("cpu" or "wall") -> per-round fastest run time (ns)
     rounds: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
     # workload -> config -> clock -> per-round overhead against "a" in the same round (ns per run)
     overhead: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
     # workload -> config -> [gc ns, collections, runs] over the timed runs
     gc: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    # long50: config -> step -> per-round median step time (cpu ns); overhead per round against "a"
+    # long50: config -> step -> per-round fastest step time (ns); overhead per round against "a"
     long_steps: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     long_steps_wall: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     long_overhead: dict[str, dict[int, list[float]]] = field(default_factory=dict)
@@ -550,7 +550,7 @@ FLOOR_ATTRIBUTES = {
 FLOOR_EVENT_ATTRIBUTES = {"gen_ai.agent.name": "agent"}
 
 
-def measure_floor(provider: TracerProvider, number: int, repeat: int = 5) -> tuple[float, float, float]:
+def measure_floor(provider: TracerProvider, number: int, repeat: int = 3) -> tuple[float, float, float]:
     """The bare-SDK floor: one span with 4 attributes and 1 event, started under a current parent
     and ended, on the same provider set-up as the instrumented runs.
 
@@ -613,7 +613,8 @@ def timed_round(
                 gc_total[0] += gc_after[0] - gc_before[0]
                 gc_total[1] += gc_after[1] - gc_before[1]
                 gc_total[2] += runs
-                per_clock = {"cpu": median([s[0] for s in samples]), "wall": median([s[1] for s in samples])}
+                # the fastest run of the round: interference from other processes only ever adds time
+                per_clock = {"cpu": min(s[0] for s in samples), "wall": min(s[1] for s in samples)}
                 medians[wname][key] = per_clock
                 for clock, value in per_clock.items():
                     results.rounds.setdefault(wname, {}).setdefault(key, {}).setdefault(clock, []).append(
@@ -651,7 +652,7 @@ def long_round(results: Results, round_index: int, provider: TracerProvider, run
             del agent
             gc.collect()
         provider.force_flush()
-        per_round[key] = {s: (median(cpu[s]), median(wall[s])) for s in LONG_PROBE_STEPS}
+        per_round[key] = {s: (min(cpu[s]), min(wall[s])) for s in LONG_PROBE_STEPS}
         for s in LONG_PROBE_STEPS:
             results.long_steps.setdefault(key, {}).setdefault(s, []).append(per_round[key][s][0])
             results.long_steps_wall.setdefault(key, {}).setdefault(s, []).append(per_round[key][s][1])
@@ -1059,6 +1060,29 @@ def render_markdown(title: str, headers: list[str], rows: list[list[str]]) -> st
     return "\n".join(lines)
 
 
+def source_state() -> dict[str, Any]:
+    """Which smolagents-otel source was measured (others may be editing src/ at the same time)."""
+    import hashlib
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    out: dict[str, Any] = {}
+    try:
+        out["commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        out["uncommitted_src"] = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.split("\n")[:-1]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    digest = hashlib.sha256()
+    for path in sorted((root / "src" / "smolagents_otel").glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    out["src_sha256"] = digest.hexdigest()[:16]
+    return out
+
+
 def versions() -> dict[str, str]:
     out = {}
     for dist in (
@@ -1177,11 +1201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="fewer rounds and runs (< 90 s)")
     parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
-    parser.add_argument("--rounds", type=int, help="rounds of the 10-step workloads (default 15, quick 3)")
+    parser.add_argument("--rounds", type=int, help="rounds of the 10-step workloads (default 40, quick 8)")
     parser.add_argument(
-        "--runs", type=int, help="timed runs per configuration and round (default 6, quick 3)"
+        "--runs", type=int, help="timed runs per configuration, workload and round (default 2)"
     )
-    parser.add_argument("--long-rounds", type=int, help="rounds of long50 (default 8, quick 2)")
+    parser.add_argument("--long-rounds", type=int, help="rounds of long50 (default 10, quick 2)")
     parser.add_argument(
         "--long-runs", type=int, help="long50 runs per configuration and round (default 2, quick 1)"
     )
@@ -1202,13 +1226,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     quick = args.quick
     settings = {
         "quick": quick,
-        "rounds": args.rounds or (3 if quick else 15),
-        "runs": args.runs or (3 if quick else 6),
-        "long_rounds": args.long_rounds or (2 if quick else 8),
+        "rounds": args.rounds or (8 if quick else 40),
+        "runs": args.runs or 2,
+        "long_rounds": args.long_rounds or (2 if quick else 10),
         "long_runs": args.long_runs or (1 if quick else 2),
         "memory_runs": 0 if args.no_memory else (args.memory_runs or (200 if quick else 1000)),
         "memory_warmup_runs": 20 if quick else 50,
-        "floor_spans": 500 if quick else 2000,
+        "floor_spans": 400,
     }
     results = Results(settings=settings)
     otel_env = {k: v for k, v in os.environ.items() if k.startswith(("OTEL_", "SMOLAGENTS_OTEL_"))}
@@ -1248,8 +1272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     render = render_markdown if args.markdown else render_plain
     print(
-        f"\nTimes are process CPU time (all threads; robust on a shared machine), medians over rounds of "
-        f"per-round medians; 'wall' columns use wall-clock time. Bare-SDK floor: "
+        f"\nTimes are process CPU time of all threads (less disturbed than wall time on a shared machine): "
+        f"per round the fastest of {settings['runs']} runs, then the median over {settings['rounds']} rounds "
+        f"of "
+        f"(configuration - uninstrumented in the same round); IQR = spread of those per-round differences; "
+        f"'wall' columns use wall-clock time. Bare-SDK floor: "
         f"{summary['floor_us_per_span']:.1f} us CPU per span incl. export "
         f"({summary['floor_wall_us_per_span']:.1f} us wall by timeit; "
         f"{summary['floor_current_span_us']:.1f} us CPU when also made current).\n"
@@ -1288,6 +1315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     payload = {
         "meta": {
+            "source": source_state(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),

@@ -320,7 +320,7 @@ def _enum_int(value: Any, names: Mapping[int, str], prefix: str) -> int:
     return 0
 
 
-def _flatten(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def flatten_document(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     spans: list[dict[str, Any]] = []
     for resource_spans in document.get("resourceSpans", []) or []:
         resource_attributes = _decode_attributes((resource_spans.get("resource") or {}).get("attributes"))
@@ -385,5 +385,5 @@ def read_otlp_json_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 raise ValueError(f"{os.fspath(path)}:{lineno}: not a JSON document: {exc}") from exc
             if not isinstance(document, dict):
                 raise ValueError(f"{os.fspath(path)}:{lineno}: expected a JSON object with 'resourceSpans'")
-            spans.extend(_flatten(document))
+            spans.extend(flatten_document(document))
     return spans

@@ -6,6 +6,7 @@ configured sinks and runs the user's callbacks with the event's span current.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -42,6 +43,26 @@ _EVENT_FIELDS: dict[str, tuple[str, bool]] = {
     "arguments": (A.GEN_AI_TOOL_CALL_ARGUMENTS, True),
     "result": (A.GEN_AI_TOOL_CALL_RESULT, True),
 }
+
+
+_CONTENT_KEYS = frozenset(key for key, is_content in _EVENT_FIELDS.values() if is_content) | {
+    A.EV_ERROR_MESSAGE
+}
+# Langfuse names an observation after gen_ai.tool.name when present: keep the event's own name.
+_LANGFUSE_RENAMES = {
+    A.GEN_AI_TOOL_NAME: "smolagents.tool.name",
+    A.GEN_AI_TOOL_CALL_ID: "smolagents.tool.call_id",
+}
+
+
+def _langfuse_event_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Attributes of a Langfuse event span: typed ``event``, named as the event, content as its input."""
+    out: dict[str, Any] = {_LANGFUSE_RENAMES.get(k, k): v for k, v in attrs.items()}
+    out[A.LANGFUSE_OBSERVATION_TYPE] = "event"
+    content = {k: v for k, v in attrs.items() if k in _CONTENT_KEYS}
+    if content:
+        out["langfuse.observation.input"] = json.dumps(content, ensure_ascii=False, default=str)
+    return out
 
 
 class Runtime:
@@ -168,10 +189,8 @@ class Runtime:
                 timestamp=time.time_ns(),
             )
         if self.sink_langfuse and span.is_recording():
-            event_attrs = dict(attrs)
-            event_attrs[A.LANGFUSE_OBSERVATION_TYPE] = "event"
             child = self.tracer.start_span(
-                name, context=trace.set_span_in_context(span), attributes=event_attrs
+                name, context=trace.set_span_in_context(span), attributes=_langfuse_event_attributes(attrs)
             )
             child.end()
 

@@ -72,7 +72,7 @@ def spans_to_dicts(spans: Iterable[Any]) -> list[dict[str, Any]]:
     The conversion goes through the same OTLP/JSON encoding as the file exporter, so a span renders
     the same whether it was read back from a file or taken from memory. Dicts are passed through.
     """
-    from .otlp_json import _flatten, spans_to_otlp_json
+    from .otlp_json import flatten_document, spans_to_otlp_json
 
     items = list(spans)
     out: list[dict[str, Any] | None] = [None] * len(items)
@@ -82,7 +82,7 @@ def spans_to_dicts(spans: Iterable[Any]) -> list[dict[str, Any]]:
             out[index] = dict(span)
     for index, span in readable:
         # One span per document keeps the input order (the encoder groups by resource and scope).
-        (out[index],) = _flatten(spans_to_otlp_json([span]))
+        (out[index],) = flatten_document(spans_to_otlp_json([span]))
     return [d for d in out if d is not None]
 
 

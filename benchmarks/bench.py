@@ -166,9 +166,10 @@ class Workload:
     def make_agent(self, time_steps: bool = False) -> Any:
         """A quiet agent (LogLevel.OFF: no rich console output). Make it after instrumenting.
 
-        With ``time_steps`` the agent records the process CPU time and wall time of each action step
-        in ``agent.step_times`` ({step number: (cpu ns, wall ns)}): its ``_step_stream`` (as
-        instrumented, so our step span is inside) is shadowed on the instance by a timing proxy."""
+        With ``time_steps`` the agent records the process CPU time, wall time and cyclic-GC time of
+        each action step in ``agent.step_times`` ({step number: (cpu ns, wall ns, gc ns)}): its
+        ``_step_stream`` (as instrumented, so our step span is inside) is shadowed on the instance by
+        a timing proxy."""
         agent = self.agent_class(
             tools=list(self.tools),
             model=ScriptedModel(self.replies),
@@ -180,11 +181,12 @@ class Workload:
             step_stream = agent._step_stream  # the class attribute, i.e. whatever instrumentation wraps it
 
             def timed_step_stream(memory_step: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-                cpu, wall = time.process_time_ns(), time.perf_counter_ns()
+                cpu, wall, gc_ns = time.process_time_ns(), time.perf_counter_ns(), GC_CLOCK.read()[0]
                 yield from step_stream(memory_step, *args, **kwargs)
                 agent.step_times[memory_step.step_number] = (
                     time.process_time_ns() - cpu,
                     time.perf_counter_ns() - wall,
+                    GC_CLOCK.read()[0] - gc_ns,
                 )
 
             agent._step_stream = timed_step_stream
@@ -524,6 +526,8 @@ class Results:
     long_steps_wall: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     long_overhead: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     long_overhead_wall: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    long_gc: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # GC ns in the step, per run
+    long_gc_per_run: dict[str, list[int]] = field(default_factory=dict)  # GC ns per run
     capture: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     memory: dict[str, dict[str, Any]] = field(default_factory=dict)
     restore: dict[str, list[str]] = field(default_factory=dict)
@@ -633,27 +637,37 @@ def timed_round(
 
 
 def long_round(results: Results, round_index: int, provider: TracerProvider, runs: int) -> None:
-    """One round of the 50-step workload: per configuration, ``runs`` runs timing each action step."""
+    """One round of the 50-step workload: per configuration, ``runs`` runs timing each action step.
+
+    The CPU figure of a step leaves out cyclic-GC pauses: the run is deterministic, so a collection
+    triggered by the run's allocations lands in the same step every time and would be charged to
+    that one step; GC time per step is kept apart (``long_gc``)."""
     per_round: dict[str, dict[int, tuple[float, float]]] = {}
     for key in rotated(LONG_CONFIGS, round_index):
         with configured(key, provider, results.restore):
             agent = LONG.make_agent(time_steps=True)
             cpu: dict[int, list[int]] = {s: [] for s in LONG_PROBE_STEPS}
             wall: dict[int, list[int]] = {s: [] for s in LONG_PROBE_STEPS}
+            gc_ns: dict[int, list[int]] = {s: [] for s in LONG_PROBE_STEPS}
             with quiet() as sink:
                 gc.collect()
                 for _ in range(runs):
                     agent.step_times.clear()
                     LONG.run(agent)
                     for s in LONG_PROBE_STEPS:
-                        cpu[s].append(agent.step_times[s][0])
-                        wall[s].append(agent.step_times[s][1])
+                        step_cpu, step_wall, step_gc = agent.step_times[s]
+                        cpu[s].append(step_cpu - step_gc)
+                        wall[s].append(step_wall)
+                        gc_ns[s].append(step_gc)
+                    gc_total = sum(t[2] for t in agent.step_times.values())
+                    results.long_gc_per_run.setdefault(key, []).append(gc_total)
             results.add_console(key, LONG.name, sink.chars)
             del agent
             gc.collect()
         provider.force_flush()
         per_round[key] = {s: (min(cpu[s]), min(wall[s])) for s in LONG_PROBE_STEPS}
         for s in LONG_PROBE_STEPS:
+            results.long_gc.setdefault(key, {}).setdefault(s, []).extend(gc_ns[s])
             results.long_steps.setdefault(key, {}).setdefault(s, []).append(per_round[key][s][0])
             results.long_steps_wall.setdefault(key, {}).setdefault(s, []).append(per_round[key][s][1])
     for key, steps in per_round.items():

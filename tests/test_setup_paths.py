@@ -157,3 +157,27 @@ def test_trace_context_rejects_bad_values():
     with pytest.raises(TypeError):
         with trace_context(tags="not-a-list"):
             pass
+
+
+def test_langfuse_mode_turns_on_langfuse_event_spans(instrumentor, monkeypatch, get_trace):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from smolagents_otel import configure
+
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-test")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-test-secret")
+    provider = configure("langfuse", endpoint="http://127.0.0.1:9", set_global=False)
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrumentor.instrument(tracer_provider=provider)
+    code_agent(THREE_STEP_CODE).run("x")
+    names = [s.name for s in memory.get_finished_spans()]
+    assert names.count("smolagents.pre_execution") == 3  # event spans, next to the span events
+    instrumentor.uninstrument()
+    memory.clear()
+    instrumentor.instrument(tracer_provider=provider, event_sinks=["span_events"])  # an explicit choice wins
+    code_agent(THREE_STEP_CODE).run("x")
+    assert "smolagents.pre_execution" not in [s.name for s in memory.get_finished_spans()]
+    instrumentor.uninstrument()
+    provider.shutdown()

@@ -640,6 +640,8 @@ def configure(
     processor = SimpleSpanProcessor(exporter) if backend == "console" else BatchSpanProcessor(exporter)
     provider.add_span_processor(processor)
     _register_exit_flush(provider, exit_timeout_ms)
+    # Read by the Instrumentor: in Langfuse mode it also records lifecycle events as Langfuse event spans.
+    provider.smolagents_otel_backend = backend  # type: ignore[attr-defined]
 
     if set_global:
         trace.set_tracer_provider(provider)

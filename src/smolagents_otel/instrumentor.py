@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from .callbacks import CallbackHandle, CallbackRegistry
-from .config import Config
+from .config import ENV_VARS, SINK_LANGFUSE_SPANS, Config
 from .events import LifecycleEvent
 from .metrics import Metrics
 from .package import _instruments
@@ -109,6 +110,9 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             event_sinks=tuple(event_sinks) if event_sinks is not None else None,
             strict_callbacks=strict_callbacks,
         )
+        sinks_chosen = (
+            event_sinks is not None or config is not None or bool(os.environ.get(ENV_VARS["event_sinks"]))
+        )
         if lifecycle_callbacks is not None and not isinstance(lifecycle_callbacks, Mapping):
             raise TypeError("lifecycle_callbacks must be a mapping {LifecycleEvent: callable}")
         # Validate the callbacks now, before anything is patched.
@@ -124,6 +128,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             config=resolved,
             logger_provider=logger_provider,
             lifecycle_callbacks=pending,
+            sinks_chosen=sinks_chosen,
             **kwargs,
         )
 
@@ -154,6 +159,14 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer_provider = kwargs.get("tracer_provider")
         if tracer_provider is None and config.spans and not _sdk_tracer_provider_is_set():
             tracer_provider = self._provider_from_environment()
+        effective_provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        if (
+            getattr(effective_provider, "smolagents_otel_backend", None) == "langfuse"
+            and not kwargs.get("sinks_chosen")
+            and SINK_LANGFUSE_SPANS not in config.event_sinks
+        ):
+            # Langfuse drops span events: in Langfuse mode lifecycle events also become event spans.
+            config = config.with_overrides(event_sinks=(*config.event_sinks, SINK_LANGFUSE_SPANS))
         tracer = trace.get_tracer("smolagents_otel", __version__, tracer_provider=tracer_provider)
         metrics = Metrics.create(kwargs.get("meter_provider"))
         otel_logger = None

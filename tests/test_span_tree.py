@@ -375,7 +375,6 @@ def test_fault_in_attribute_code_leaves_answer_unchanged(instrument, get_trace, 
     from opentelemetry.instrumentation.utils import suppress_instrumentation
 
     import smolagents_otel.wrap_agents as wa
-    import smolagents_otel.wrap_models as wm
 
     instrument()
     expected = code_agent(THREE_STEP_CODE)
@@ -385,7 +384,9 @@ def test_fault_in_attribute_code_leaves_answer_unchanged(instrument, get_trace, 
     def explode(*a, **k):
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(wm, "messages_to_json", explode)
+    from smolagents_otel.serialize import MessageEncoder
+
+    monkeypatch.setattr(MessageEncoder, "encode", explode)
     monkeypatch.setattr(wa, "_step_attributes", explode)
     agent = code_agent(THREE_STEP_CODE)
     with caplog.at_level("WARNING", logger="smolagents_otel"):

@@ -22,7 +22,7 @@ from .config import SINK_LANGFUSE_SPANS, SINK_LOGS, SINK_SPAN_EVENTS, Config
 from .events import VETO_EVENTS, AgentEvent, LifecycleEvent, Veto
 from .metrics import Metrics
 from .redaction import Redactor
-from .serialize import to_text
+from .serialize import MessageEncoder, to_text
 
 logger = logging.getLogger("smolagents_otel")
 
@@ -82,6 +82,7 @@ class Runtime:
         self.capture = config.capture_content
         self.limit = config.max_attribute_length
         self.redactor = Redactor(config.redact_secrets)
+        self.messages = MessageEncoder()
         sinks = config.event_sinks
         self.sink_span_events = SINK_SPAN_EVENTS in sinks
         self.sink_logs = SINK_LOGS in sinks and otel_logger is not None

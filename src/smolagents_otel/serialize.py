@@ -106,20 +106,77 @@ def _content_text(content: Any, limit: int) -> str:
     return safe_str(content, limit)
 
 
-def _message_dict(message: Any, limit: int, redact: Callable[[str], str] = _no_redaction) -> dict[str, Any]:
+_FRAGMENT_CACHE_SIZE = 256
+
+
+class MessageEncoder:
+    """Encodes a model's input messages as a JSON list of {role, content[, tool_calls]}.
+
+    Newest messages are kept first when ``limit`` is reached, and older ones are not even looked at
+    then. Each message's redacted JSON fragment is cached by its role and text: a model's input is the
+    agent's memory, so from one call to the next only the new messages are encoded and scanned for
+    secrets, and the cost of a model span follows what is new, not the length of the memory.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[Any, ...], str] = {}
+
+    def encode(self, messages: Any, limit: int, redact: Callable[[str], str]) -> str:
+        try:
+            items = messages if isinstance(messages, list) else list(messages)
+        except Exception:  # noqa: BLE001
+            return to_text(messages, limit, redact)
+        fragments: list[str] = []
+        used = 0
+        for message in reversed(items):
+            fragment = self._fragment(message, limit, redact)
+            if fragments and used + len(fragment) > limit:
+                break
+            fragments.append(fragment)
+            used += len(fragment) + 1
+        omitted = len(items) - len(fragments)
+        if omitted:
+            note = {"role": "system", "content": f"[{omitted} earlier messages omitted]"}
+            fragments.append(json.dumps(note))
+        fragments.reverse()
+        return clean_text("[" + ",".join(fragments) + "]", limit, _no_redaction)
+
+    def _fragment(self, message: Any, limit: int, redact: Callable[[str], str]) -> str:
+        try:
+            role, text, calls = _message_parts(message, limit)
+        except Exception:  # noqa: BLE001
+            entry = {"role": "unknown", "content": redact(safe_str(message, limit))}
+            return json.dumps(entry, ensure_ascii=False)
+        key = (role, text, calls)
+        cache = self._cache
+        fragment = cache.get(key)
+        if fragment is not None:
+            return fragment
+        entry: dict[str, Any] = {"role": role, "content": redact(text)}
+        if calls:
+            entry["tool_calls"] = [{"id": i, "name": n, "arguments": redact(a)} for i, n, a in calls]
+        fragment = json.dumps(entry, ensure_ascii=False, default=str)
+        try:
+            if len(cache) >= _FRAGMENT_CACHE_SIZE:
+                del cache[next(iter(cache))]
+            cache[key] = fragment
+        except (KeyError, RuntimeError, StopIteration):  # another thread changed the cache meanwhile
+            pass
+        return fragment
+
+
+def _message_parts(message: Any, limit: int) -> tuple[str, str, tuple[tuple[Any, Any, str], ...]]:
+    """(role, text, tool calls as (id, name, arguments text)) of a ChatMessage or message dict."""
     if isinstance(message, dict):
-        role = message.get("role")
-        content = message.get("content")
-        tool_calls = message.get("tool_calls")
+        role, content, tool_calls = message.get("role"), message.get("content"), message.get("tool_calls")
     else:
         role = getattr(message, "role", None)
         content = getattr(message, "content", None)
         tool_calls = getattr(message, "tool_calls", None)
     role = getattr(role, "value", role)
-    out: dict[str, Any] = {"role": str(role) if role is not None else "unknown"}
-    out["content"] = redact(_content_text(content, limit))
+    calls: tuple[tuple[Any, Any, str], ...] = ()
     if tool_calls:
-        calls = []
+        found = []
         for call in tool_calls:
             function = call.get("function") if isinstance(call, dict) else getattr(call, "function", None)
             if isinstance(function, dict):
@@ -127,45 +184,23 @@ def _message_dict(message: Any, limit: int, redact: Callable[[str], str] = _no_r
             else:
                 name, arguments = getattr(function, "name", None), getattr(function, "arguments", None)
             call_id = call.get("id") if isinstance(call, dict) else getattr(call, "id", None)
-            calls.append({"id": call_id, "name": name, "arguments": redact(safe_str(arguments, limit))})
-        out["tool_calls"] = calls
-    return out
+            found.append((call_id, name, safe_str(arguments, limit)))
+        calls = tuple(found)
+    return (str(role) if role is not None else "unknown"), _content_text(content, limit), calls
 
 
 def messages_to_json(messages: Any, limit: int, redact: Callable[[str], str]) -> str:
-    """A JSON list of {role, content} messages, newest kept first when the limit is reached.
-
-    Work is bounded by ``limit``: older messages are not even looked at once the newest fill it, so the
-    cost of a model call's attribute does not grow with the agent's memory.
-    """
-    try:
-        items = list(messages) if not isinstance(messages, list) else messages
-    except Exception:  # noqa: BLE001
-        return to_text(messages, limit, redact)
-    kept: list[dict[str, Any]] = []
-    used = 0
-    for message in reversed(items):
-        try:
-            entry = _message_dict(message, limit, redact)
-        except Exception:  # noqa: BLE001
-            entry = {"role": "unknown", "content": redact(safe_str(message, limit))}
-        size = len(entry["content"]) + 32
-        if kept and used + size > limit:
-            break
-        kept.append(entry)
-        used += size
-    omitted = len(items) - len(kept)
-    kept.reverse()
-    if omitted:
-        kept.insert(0, {"role": "system", "content": f"[{omitted} earlier messages omitted]"})
-    # Each message was redacted on its own (cached across calls), so the JSON needs no second pass.
-    return clean_text(json.dumps(kept, ensure_ascii=False, default=str), limit, _no_redaction)
+    """Uncached ``MessageEncoder().encode``: see there."""
+    return MessageEncoder().encode(messages, limit, redact)
 
 
 def message_output_json(message: Any, limit: int, redact: Callable[[str], str]) -> str:
     """The model's answer as one assistant message in JSON (content and tool calls)."""
     try:
-        entry = _message_dict(message, limit)
+        role, text, calls = _message_parts(message, limit)
+        entry: dict[str, Any] = {"role": role, "content": text}
+        if calls:
+            entry["tool_calls"] = [{"id": i, "name": n, "arguments": a} for i, n, a in calls]
     except Exception:  # noqa: BLE001
         entry = {"role": "assistant", "content": safe_str(message, limit)}
     return clean_text(json.dumps([entry], ensure_ascii=False, default=str), limit, redact)

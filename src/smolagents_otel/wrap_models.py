@@ -15,7 +15,7 @@ from ._guard import guarded, report_internal_error
 from ._state import MODEL_KEY, RunState, StepState, agent_name, context_with, current_run, current_step
 from .events import LifecycleEvent as E
 from .runtime import Runtime
-from .serialize import _content_text, message_output_json, messages_to_json
+from .serialize import _content_text, message_output_json
 from .wrap_agents import arg
 
 
@@ -64,7 +64,7 @@ class _ModelCall(Observer):
             self.span = rt.start_span(f"{A.OP_CHAT} {self.model_id}", attrs)
             if rt.capture and self.span.is_recording():
                 messages = arg(args, kwargs, 0, "messages")
-                self.span.set_attribute(A.INPUT_VALUE, messages_to_json(messages, rt.limit, rt.redactor))
+                self.span.set_attribute(A.INPUT_VALUE, rt.messages.encode(messages, rt.limit, rt.redactor))
                 self.span.set_attribute(A.INPUT_MIME_TYPE, A.MIME_JSON)
         else:
             self.span = trace.get_current_span()

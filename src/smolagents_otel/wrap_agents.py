@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import time
 from typing import Any
 
@@ -69,8 +71,7 @@ def _begin_run(
             attrs.update(trace_attrs)
         span = rt.start_span(f"{A.OP_INVOKE_AGENT} {name}", attrs)
         if rt.capture and span.is_recording():
-            span.set_attribute(A.INPUT_VALUE, rt.text(task))
-            span.set_attribute(A.INPUT_MIME_TYPE, A.MIME_TEXT)
+            span.set_attributes({A.INPUT_VALUE: rt.text(task), A.INPUT_MIME_TYPE: A.MIME_TEXT})
     else:
         span = trace.get_current_span()
     rt.redactor.refresh_environment()
@@ -168,11 +169,16 @@ class _RunObserver(Observer):
 
 
 def _final_answer_step_class() -> Any:
+    return _smolagents_class("smolagents.memory", "FinalAnswerStep")
+
+
+@functools.cache
+def _smolagents_class(module: str, name: str) -> Any:
+    """A smolagents class by name, looked up once; ``()`` (matches nothing) where a version lacks it."""
     try:
-        from smolagents.memory import FinalAnswerStep
-    except ImportError:  # pragma: no cover
-        return None
-    return FinalAnswerStep
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):  # pragma: no cover - depends on the smolagents version
+        return ()
 
 
 def make_run_wrapper(rt: Runtime) -> Any:
@@ -213,13 +219,8 @@ class _StepObserver(Observer):
         self.name = name
         self.is_code_agent = is_code_agent
         self.started = False
-        try:
-            from smolagents.agents import ActionOutput
-            from smolagents.memory import ToolCall
-        except ImportError:  # pragma: no cover
-            ActionOutput = ToolCall = ()  # type: ignore[assignment,misc]  # noqa: N806
-        self.tool_call_cls = ToolCall
-        self.action_output_cls = ActionOutput
+        self.tool_call_cls = _smolagents_class("smolagents.memory", "ToolCall")
+        self.action_output_cls = _smolagents_class("smolagents.agents", "ActionOutput")
 
     def before_next(self) -> None:
         state = self.state
@@ -308,8 +309,9 @@ class _StepObserver(Observer):
                     rt.set_error(state.span, exc)
                 observations = getattr(state.memory_step, "observations", None)
                 if rt.capture and observations:
-                    state.span.set_attribute(A.OUTPUT_VALUE, rt.text(observations))
-                    state.span.set_attribute(A.OUTPUT_MIME_TYPE, A.MIME_TEXT)
+                    state.span.set_attributes(
+                        {A.OUTPUT_VALUE: rt.text(observations), A.OUTPUT_MIME_TYPE: A.MIME_TEXT}
+                    )
         except Exception as internal:  # noqa: BLE001
             report_internal_error("finishing a step span", internal)
         try:
@@ -389,11 +391,7 @@ class _PlanningObserver(Observer):
         self.state = state
         self.name = name
         self.started = False
-        try:
-            from smolagents.memory import PlanningStep
-        except ImportError:  # pragma: no cover
-            PlanningStep = ()  # type: ignore[assignment,misc]  # noqa: N806
-        self.planning_step_cls = PlanningStep
+        self.planning_step_cls = _smolagents_class("smolagents.memory", "PlanningStep")
 
     def before_next(self) -> None:
         if not self.started:
@@ -408,8 +406,7 @@ class _PlanningObserver(Observer):
         plan = getattr(item, "plan", None)
         try:
             if rt.spans and rt.capture and state.span.is_recording() and plan:
-                state.span.set_attribute(A.OUTPUT_VALUE, rt.text(plan))
-                state.span.set_attribute(A.OUTPUT_MIME_TYPE, A.MIME_TEXT)
+                state.span.set_attributes({A.OUTPUT_VALUE: rt.text(plan), A.OUTPUT_MIME_TYPE: A.MIME_TEXT})
         except Exception as exc:  # noqa: BLE001
             report_internal_error("recording a plan", exc)
         rt.emit(E.PLANNING_END, state.span, state.agent, self.name, state.step_number, plan=plan)

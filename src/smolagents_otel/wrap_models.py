@@ -64,8 +64,8 @@ class _ModelCall(Observer):
             self.span = rt.start_span(f"{A.OP_CHAT} {self.model_id}", attrs)
             if rt.capture and self.span.is_recording():
                 messages = arg(args, kwargs, 0, "messages")
-                self.span.set_attribute(A.INPUT_VALUE, rt.messages.encode(messages, rt.limit, rt.redactor))
-                self.span.set_attribute(A.INPUT_MIME_TYPE, A.MIME_JSON)
+                encoded = rt.messages.encode(messages, rt.limit, rt.redactor)
+                self.span.set_attributes({A.INPUT_VALUE: encoded, A.INPUT_MIME_TYPE: A.MIME_JSON})
         else:
             self.span = trace.get_current_span()
         return context_with(self.span if rt.spans else None, {MODEL_KEY: self.model})
@@ -84,15 +84,17 @@ class _ModelCall(Observer):
             if rt.spans and span.is_recording():
                 if exc is not None:
                     rt.set_error(span, exc)
+                attrs: dict[str, Any] = {}
                 if input_tokens is not None:
-                    span.set_attribute(A.GEN_AI_USAGE_INPUT_TOKENS, input_tokens)
-                    span.set_attribute(A.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens)
+                    attrs[A.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
+                    attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS] = output_tokens
                 if self.first_chunk is not None:
-                    span.set_attribute(A.TIME_TO_FIRST_CHUNK, self.first_chunk - self.start)
-                    span.set_attribute(A.STREAM_CHUNKS, len(self.deltas))
+                    attrs[A.TIME_TO_FIRST_CHUNK] = self.first_chunk - self.start
+                    attrs[A.STREAM_CHUNKS] = len(self.deltas)
                 if rt.capture and message is not None:
-                    span.set_attribute(A.OUTPUT_VALUE, message_output_json(message, rt.limit, rt.redactor))
-                    span.set_attribute(A.OUTPUT_MIME_TYPE, A.MIME_JSON)
+                    attrs[A.OUTPUT_VALUE] = message_output_json(message, rt.limit, rt.redactor)
+                    attrs[A.OUTPUT_MIME_TYPE] = A.MIME_JSON
+                span.set_attributes(attrs)
             if rt.metrics is not None:
                 ttfc = self.first_chunk - self.start if self.first_chunk is not None else None
                 rt.metrics.model_call(

@@ -79,8 +79,7 @@ def _traced_tool_call(
             span = rt.start_span(f"{A.OP_EXECUTE_TOOL} {tool_name}", attrs)
             if rt.capture and span.is_recording():
                 text = rt.text(arguments)
-                span.set_attribute(A.INPUT_VALUE, text)
-                span.set_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, text)
+                span.set_attributes({A.INPUT_VALUE: text, A.GEN_AI_TOOL_CALL_ARGUMENTS: text})
         else:
             span = trace.get_current_span()
         ctx = context_with(span if rt.spans else None, {TOOL_KEY: ToolState(tool, span)})
@@ -149,8 +148,7 @@ def _end_tool(rt: Runtime, span: Any, tool_name: str, exc: BaseException | None,
                 rt.set_error(span, exc)
             elif rt.capture:
                 text = rt.text(result)
-                span.set_attribute(A.OUTPUT_VALUE, text)
-                span.set_attribute(A.GEN_AI_TOOL_CALL_RESULT, text)
+                span.set_attributes({A.OUTPUT_VALUE: text, A.GEN_AI_TOOL_CALL_RESULT: text})
         if rt.metrics is not None:
             rt.metrics.tool(tool_name, type(exc).__qualname__ if exc is not None else None)
     except Exception as internal:  # noqa: BLE001
@@ -283,8 +281,7 @@ def make_executor_wrapper(rt: Runtime) -> Any:
             span = rt.start_span(f"{A.OP_EXECUTE_TOOL} {A.PYTHON_INTERPRETER}", attrs)
             if rt.capture and span.is_recording():
                 text = rt.text(code)
-                span.set_attribute(A.INPUT_VALUE, text)
-                span.set_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, text)
+                span.set_attributes({A.INPUT_VALUE: text, A.GEN_AI_TOOL_CALL_ARGUMENTS: text})
             ctx = context_with(span, {EXECUTOR_KEY: instance})
         except Exception as exc:  # noqa: BLE001
             report_internal_error("starting a code span", exc)
@@ -301,16 +298,16 @@ def make_executor_wrapper(rt: Runtime) -> Any:
         else:
             try:
                 if span.is_recording():
-                    span.set_attribute(
-                        A.CODE_IS_FINAL_ANSWER, bool(getattr(result, "is_final_answer", False))
-                    )
+                    attrs: dict[str, Any] = {
+                        A.CODE_IS_FINAL_ANSWER: bool(getattr(result, "is_final_answer", False))
+                    }
                     if rt.capture:
                         logs = getattr(result, "logs", None)
                         if logs:
-                            span.set_attribute(A.CODE_LOGS, rt.text(logs))
+                            attrs[A.CODE_LOGS] = rt.text(logs)
                         text = rt.text(getattr(result, "output", result))
-                        span.set_attribute(A.OUTPUT_VALUE, text)
-                        span.set_attribute(A.GEN_AI_TOOL_CALL_RESULT, text)
+                        attrs[A.OUTPUT_VALUE] = attrs[A.GEN_AI_TOOL_CALL_RESULT] = text
+                    span.set_attributes(attrs)
             except Exception as internal:  # noqa: BLE001
                 report_internal_error("finishing a code span", internal)
             return result

@@ -218,16 +218,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _http_get_json(url: str, timeout: float = 10.0) -> tuple[int, Any]:
+def _http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, response.read()
     except urllib.error.HTTPError as exc:
-        body = exc.read()
-        try:
-            return exc.code, json.loads(body)
-        except ValueError:
-            return exc.code, body.decode(errors="replace")
+        return exc.code, exc.read()
+
+
+def _http_get_json(url: str, timeout: float = 10.0) -> tuple[int, Any]:
+    status, body = _http_get(url, timeout)
+    try:
+        return status, json.loads(body or b"null")
+    except ValueError:
+        return status, body.decode(errors="replace")
 
 
 class MetricsEndpoint:
@@ -379,10 +383,10 @@ class PrometheusServer:
             if code is not None:
                 raise PrometheusError(f"prometheus exited with code {code}:\n{self.log_tail()}")
             try:
-                status, _ = _http_get_json(f"{self.base_url}/-/ready", timeout=2)
+                status, _ = _http_get(f"{self.base_url}/-/ready", timeout=2)
                 if status == 200:
                     return
-            except (OSError, ValueError):
+            except OSError:
                 pass
             time.sleep(0.1)
         raise PrometheusError(f"prometheus was not ready within {timeout:.0f} s:\n{self.log_tail()}")

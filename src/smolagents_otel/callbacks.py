@@ -134,5 +134,8 @@ class CallbackRegistry:
     def snapshot(self, event: LifecycleEvent) -> tuple[Registration, ...]:
         return self._by_event.get(event, ())
 
+    def has_any(self) -> bool:
+        return bool(self._by_event)
+
     def has_callbacks(self, event: LifecycleEvent) -> bool:
         return event in self._by_event

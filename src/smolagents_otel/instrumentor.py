@@ -176,7 +176,7 @@ class Instrumentor(BaseInstrumentor):  # type: ignore[misc]
             otel_logger = _logs.get_logger(
                 "smolagents_otel", __version__, logger_provider=kwargs.get("logger_provider")
             )
-        runtime = Runtime(tracer, config, self._registry, metrics, otel_logger)
+        runtime = Runtime(tracer, config, self._registry, metrics, otel_logger, tracer_provider)
         handles = []
         for event, fn in kwargs.get("lifecycle_callbacks") or []:
             handles.append(self._registry.add(event, fn, blocks_on_error=True))

@@ -73,6 +73,7 @@ class Runtime:
         registry: CallbackRegistry,
         metrics: Metrics | None,
         otel_logger: Any = None,
+        tracer_provider: Any = None,
     ) -> None:
         self.tracer = tracer
         self.config = config
@@ -89,6 +90,21 @@ class Runtime:
         self.sink_langfuse = SINK_LANGFUSE_SPANS in sinks
         self.records_events = self.sink_span_events or self.sink_logs or self.sink_langfuse
         self.otel_logger = otel_logger
+        # Whether spans can ever record: a NoOp provider never does; the global proxy does once an SDK
+        # provider is set (checked per call, cheaply).
+        self._provider = tracer_provider
+        self._fixed_noop = isinstance(tracer_provider, trace.NoOpTracerProvider)
+
+    def idle(self) -> bool:
+        """True when a traced call would produce nothing at all: no span can record, no callback is
+        registered, no metric is kept. Wrappers then call straight through (the no-SDK fast path)."""
+        if self.metrics is not None or self.registry.has_any():
+            return False
+        if self._fixed_noop:
+            return True
+        if self._provider is not None:
+            return False
+        return isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
 
     # ----------------------------------------------------------------- text
     def text(self, value: Any, limit: int | None = None) -> str:

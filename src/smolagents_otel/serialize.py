@@ -80,6 +80,12 @@ def to_text(value: Any, limit: int, redact: Callable[[str], str]) -> str:
 
 def _content_text(content: Any, limit: int) -> str:
     """Text of a ChatMessage content: a str or a list of {type: text|image, ...} parts."""
+    if type(content) is list and len(content) == 1:  # smolagents' usual shape: one text part
+        part = content[0]
+        if type(part) is dict and part.get("type") == "text":
+            text = part.get("text")
+            if type(text) is str:
+                return text if len(text) <= limit + _REDACT_WINDOW else text[: limit + _REDACT_WINDOW]
     if content is None:
         return ""
     if isinstance(content, str):

@@ -71,7 +71,7 @@ def _begin_run(
             attrs.update(trace_attrs)
         span = rt.start_span(f"{A.OP_INVOKE_AGENT} {name}", attrs)
         if rt.capture and span.is_recording():
-            span.set_attributes({A.INPUT_VALUE: rt.text(task), A.INPUT_MIME_TYPE: A.MIME_TEXT})
+            span.set_attribute(A.INPUT_VALUE, rt.text(task))
     else:
         span = trace.get_current_span()
     rt.redactor.refresh_environment()
@@ -123,7 +123,6 @@ def _finish_run(
             }
             if rt.capture and state.output is not None:
                 attrs[A.OUTPUT_VALUE] = rt.text(state.output)
-                attrs[A.OUTPUT_MIME_TYPE] = A.MIME_TEXT
             span.set_attributes(attrs)
             if exc is not None:
                 rt.set_error(span, exc)
@@ -183,7 +182,7 @@ def _smolagents_class(module: str, name: str) -> Any:
 
 def make_run_wrapper(rt: Runtime) -> Any:
     def run_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or rt.idle():
             return wrapped(*args, **kwargs)
         try:
             state, ctx = _begin_run(rt, instance, args, kwargs)
@@ -309,9 +308,7 @@ class _StepObserver(Observer):
                     rt.set_error(state.span, exc)
                 observations = getattr(state.memory_step, "observations", None)
                 if rt.capture and observations:
-                    state.span.set_attributes(
-                        {A.OUTPUT_VALUE: rt.text(observations), A.OUTPUT_MIME_TYPE: A.MIME_TEXT}
-                    )
+                    state.span.set_attributes({A.OUTPUT_VALUE: rt.text(observations)})
         except Exception as internal:  # noqa: BLE001
             report_internal_error("finishing a step span", internal)
         try:
@@ -349,7 +346,7 @@ def make_step_wrapper(rt: Runtime) -> Any:
         CodeAgent = ()  # type: ignore[assignment,misc]  # noqa: N806
 
     def step_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or rt.idle():
             return wrapped(*args, **kwargs)
         try:
             memory_step = arg(args, kwargs, 0, "memory_step")
@@ -406,7 +403,7 @@ class _PlanningObserver(Observer):
         plan = getattr(item, "plan", None)
         try:
             if rt.spans and rt.capture and state.span.is_recording() and plan:
-                state.span.set_attributes({A.OUTPUT_VALUE: rt.text(plan), A.OUTPUT_MIME_TYPE: A.MIME_TEXT})
+                state.span.set_attribute(A.OUTPUT_VALUE, rt.text(plan))
         except Exception as exc:  # noqa: BLE001
             report_internal_error("recording a plan", exc)
         rt.emit(E.PLANNING_END, state.span, state.agent, self.name, state.step_number, plan=plan)
@@ -424,7 +421,7 @@ class _PlanningObserver(Observer):
 
 def make_planning_wrapper(rt: Runtime) -> Any:
     def planning_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or rt.idle():
             return wrapped(*args, **kwargs)
         try:
             step_number = arg(args, kwargs, 2, "step")

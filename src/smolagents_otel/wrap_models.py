@@ -52,15 +52,13 @@ class _ModelCall(Observer):
             attrs: dict[str, Any] = {
                 A.GEN_AI_OPERATION_NAME: A.OP_CHAT,
                 A.GEN_AI_REQUEST_MODEL: self.model_id,
-                A.GEN_AI_PROVIDER_NAME: A.PROVIDER_SMOLAGENTS,
                 A.OPENINFERENCE_SPAN_KIND: A.KIND_LLM,
                 A.SPAN_TYPE: A.TYPE_MODEL,
-                A.MODEL_CLASS: type(self.model).__name__,
                 A.MODEL_PURPOSE: self.purpose,
-                A.STREAM: self.streamed,
+                A.MODEL_CLASS: type(self.model).__name__,
             }
-            if self.step is not None and isinstance(self.step.step_number, int):
-                attrs[A.STEP_NUMBER] = self.step.step_number
+            if self.streamed:
+                attrs[A.STREAM] = True
             self.span = rt.start_span(f"{A.OP_CHAT} {self.model_id}", attrs)
             if rt.capture and self.span.is_recording():
                 messages = arg(args, kwargs, 0, "messages")
@@ -168,7 +166,7 @@ class _ModelCall(Observer):
 
 def make_model_wrapper(rt: Runtime, streamed: bool) -> Any:
     def model_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled() or otel_context.get_value(MODEL_KEY) is instance:
+        if not is_instrumentation_enabled() or rt.idle() or otel_context.get_value(MODEL_KEY) is instance:
             return wrapped(*args, **kwargs)  # not traced, or super().generate() inside a traced call
         try:
             call = _ModelCall(rt, instance, streamed)

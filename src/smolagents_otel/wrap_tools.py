@@ -67,19 +67,15 @@ def _traced_tool_call(
                 A.GEN_AI_TOOL_NAME: tool_name,
                 A.OPENINFERENCE_SPAN_KIND: A.KIND_TOOL,
                 A.SPAN_TYPE: A.TYPE_TOOL,
-                A.TOOL_IS_MANAGED_AGENT: is_managed_agent,
             }
+            if is_managed_agent:
+                attrs[A.TOOL_IS_MANAGED_AGENT] = True
             if call_id:
                 attrs[A.GEN_AI_TOOL_CALL_ID] = call_id
-            if isinstance(step_number, int):
-                attrs[A.STEP_NUMBER] = step_number
-            description = getattr(tool, "description", None)
-            if isinstance(description, str) and description:
-                attrs[A.GEN_AI_TOOL_DESCRIPTION] = description[:512]
             span = rt.start_span(f"{A.OP_EXECUTE_TOOL} {tool_name}", attrs)
             if rt.capture and span.is_recording():
                 text = rt.text(arguments)
-                span.set_attributes({A.INPUT_VALUE: text, A.GEN_AI_TOOL_CALL_ARGUMENTS: text})
+                span.set_attribute(A.INPUT_VALUE, text)
         else:
             span = trace.get_current_span()
         ctx = context_with(span if rt.spans else None, {TOOL_KEY: ToolState(tool, span)})
@@ -148,7 +144,7 @@ def _end_tool(rt: Runtime, span: Any, tool_name: str, exc: BaseException | None,
                 rt.set_error(span, exc)
             elif rt.capture:
                 text = rt.text(result)
-                span.set_attributes({A.OUTPUT_VALUE: text, A.GEN_AI_TOOL_CALL_RESULT: text})
+                span.set_attribute(A.OUTPUT_VALUE, text)
         if rt.metrics is not None:
             rt.metrics.tool(tool_name, type(exc).__qualname__ if exc is not None else None)
     except Exception as internal:  # noqa: BLE001
@@ -170,7 +166,7 @@ def _already_covered(instance: Any) -> bool:
 
 def make_tool_wrapper(rt: Runtime) -> Any:
     def tool_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled() or _already_covered(instance):
+        if not is_instrumentation_enabled() or rt.idle() or _already_covered(instance):
             return wrapped(*args, **kwargs)
         try:
             name = getattr(instance, "name", None) or type(instance).__name__
@@ -198,7 +194,12 @@ def make_managed_agent_wrapper(rt: Runtime) -> Any:
     """MultiStepAgent.__call__: a managed agent called by its manager (from code or a tool call)."""
 
     def managed_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled() or current_run() is None or _already_covered(instance):
+        if (
+            not is_instrumentation_enabled()
+            or rt.idle()
+            or current_run() is None
+            or _already_covered(instance)
+        ):
             return wrapped(*args, **kwargs)
         arguments = {"task": arg(args, kwargs, 0, "task"), **{k: v for k, v in kwargs.items() if k != "task"}}
         return _traced_tool_call(
@@ -228,7 +229,7 @@ def make_execute_tool_call_wrapper(rt: Runtime) -> Any:
     """ToolCallingAgent.execute_tool_call: the span gets the model's tool-call id."""
 
     def execute_wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled():
+        if not is_instrumentation_enabled() or rt.idle():
             return wrapped(*args, **kwargs)
         try:
             tool_name = arg(args, kwargs, 0, "tool_name")
@@ -271,17 +272,14 @@ def make_executor_wrapper(rt: Runtime) -> Any:
                 A.GEN_AI_TOOL_NAME: A.PYTHON_INTERPRETER,
                 A.OPENINFERENCE_SPAN_KIND: A.KIND_TOOL,
                 A.SPAN_TYPE: A.TYPE_CODE,
-                A.EXECUTOR_CLASS: type(instance).__name__,
             }
             if step is not None:
                 if step.code_call_id:
                     attrs[A.GEN_AI_TOOL_CALL_ID] = step.code_call_id
-                if isinstance(step.step_number, int):
-                    attrs[A.STEP_NUMBER] = step.step_number
             span = rt.start_span(f"{A.OP_EXECUTE_TOOL} {A.PYTHON_INTERPRETER}", attrs)
             if rt.capture and span.is_recording():
                 text = rt.text(code)
-                span.set_attributes({A.INPUT_VALUE: text, A.GEN_AI_TOOL_CALL_ARGUMENTS: text})
+                span.set_attribute(A.INPUT_VALUE, text)
             ctx = context_with(span, {EXECUTOR_KEY: instance})
         except Exception as exc:  # noqa: BLE001
             report_internal_error("starting a code span", exc)
@@ -306,7 +304,7 @@ def make_executor_wrapper(rt: Runtime) -> Any:
                         if logs:
                             attrs[A.CODE_LOGS] = rt.text(logs)
                         text = rt.text(getattr(result, "output", result))
-                        attrs[A.OUTPUT_VALUE] = attrs[A.GEN_AI_TOOL_CALL_RESULT] = text
+                        attrs[A.OUTPUT_VALUE] = text
                     span.set_attributes(attrs)
             except Exception as internal:  # noqa: BLE001
                 report_internal_error("finishing a code span", internal)

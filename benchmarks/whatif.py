@@ -125,6 +125,8 @@ def variant(
     passthru: bool = False,
     noop: bool = False,
     callbacks: bool = False,
+    no_idle: bool = False,
+    bare_provider: bool = False,
     **instrument_kwargs: Any,
 ) -> tuple[Any, Any]:
     def setup(provider: Any) -> Any:
@@ -135,6 +137,12 @@ def variant(
             patches.set(runtime_module.Runtime, "emit", _no_emit)
         if four_attrs:
             patches.set(runtime_module.Runtime, "start_span", _four_attributes)
+        if no_idle and SRC_HAS_IDLE:
+            patches.set(runtime_module.Runtime, "idle", lambda self: False)
+        if bare_provider:  # spans record, but no span processor: no batching, no export
+            from opentelemetry.sdk.trace import TracerProvider
+
+            provider = TracerProvider()
         if p3 or passthru:
             for name in _FACTORIES:
                 patches.set(inst_module, name, _with_fast_path(getattr(inst_module, name), always=passthru))
@@ -168,7 +176,9 @@ VARIANTS: dict[str, tuple[str, tuple[Any, Any], bool]] = {
         True,
     ),
     "b-passthru": ("b, wrappers call straight through", variant(passthru=True, **_B), True),
+    "b-noproc": ("b, provider without span processor", variant(bare_provider=True, **_B), True),
     "c+P4": ("c + P4", variant(p4=True, callbacks=True), True),
+    "d-noidle": ("d without the idle() fast path", variant(noop=True, no_idle=True), False),
     "d+P3": ("d + P3 no-op fast path", variant(p3=True, noop=True), False),
     "d+P4": ("d + P4", variant(p4=True, noop=True), False),
 }
@@ -194,7 +204,8 @@ def main() -> int:
     if args.profile:
         bench.profile(args.profile, args.profile_runs, 45)
         return 0
-    keys = ["a", "b", *[k for k in VARIANTS if VARIANTS[k][2]], "c", "e", "d", "d+P3", "d+P4", "e-noSDK"]
+    keys = ["a", "b", *[k for k in VARIANTS if VARIANTS[k][2]], "c", "e", "d", "d+P3", "d+P4", "d-noidle"]
+    keys.append("e-noSDK")
     bench.TIMED_CONFIGS = [k for k in keys if k in bench.CONFIGS and bench.CONFIGS[k].available]
     results = bench.Results(settings={"rounds": rounds, "runs": runs})
     bench.capture_pass(results)  # spans per run, for every variant

@@ -88,6 +88,4 @@ def context_with(
     ctx = otel_context.get_current() if base is None else base
     if span is not None:
         ctx = trace.set_span_in_context(span, ctx)
-    for key, value in values.items():
-        ctx = otel_context.set_value(key, value, ctx)
-    return ctx
+    return otel_context.Context({**ctx, **values})  # one copy for all our values

@@ -2,13 +2,14 @@
 """Overhead benchmark: smolagents-otel against no instrumentation, OpenInference and the OpenTelemetry
 contrib smolagents instrumentation, on scripted (offline, deterministic) agent runs.
 
-    python benchmarks/bench.py              # full run, about 6-9 minutes on 2 cores
-    python benchmarks/bench.py --quick      # smoke run, under 90 s
+    python benchmarks/bench.py              # full run, about 4 minutes on 2 cores
+    python benchmarks/bench.py --quick      # smoke run, under a minute
     python benchmarks/bench.py --markdown   # the same tables as markdown
     python benchmarks/bench.py --profile b:code10   # cProfile one configuration on one workload
 
-Configurations (all interleaved in one process; each is instrumented, measured for one round and
-uninstrumented, and the benchmark checks that uninstrumenting really restored smolagents):
+Configurations (interleaved in one process: each round, each configuration in turn is instrumented,
+runs every workload once to warm up and twice timed, and is uninstrumented; the benchmark checks that
+uninstrumenting really restored smolagents, reports what was left behind, and undoes it):
 
     a        uninstrumented
     b        smolagents-otel, spans only                 instrument(tracer_provider=tp, event_sinks=())
@@ -23,8 +24,16 @@ uninstrumented, and the benchmark checks that uninstrumenting really restored sm
 
 Workloads: ``code10`` (CodeAgent, 9 code steps calling a @tool + final_answer), ``tool10``
 (ToolCallingAgent, 9 steps of 2 parallel tool calls + final_answer), ``long50`` (ToolCallingAgent,
-50 tool steps whose tool returns ~50 KB of text, then a final-answer step; per-step times from
-``ActionStep.timing``) and ``memory`` (1,000 short runs, tracemalloc growth per run).
+50 tool steps whose tool returns ~50 KB of text, then a final-answer step; each action step timed by
+a proxy around the agent's ``_step_stream``) and ``memory`` (1,000 short runs, tracemalloc growth).
+
+Method: times are process CPU time of all threads (the machine this was written on is shared; CPU
+time is far less disturbed than wall time, which is reported too). Per round the fastest of the timed
+runs counts; the result is the median over rounds of (configuration - uninstrumented, same round).
+Overhead per step = that difference / action steps; per span = / spans per run (counted in a separate
+non-timed pass with a capturing processor, which also counts what the SDK limits dropped). The
+bare-SDK floor is one span with 4 attributes and 1 event under a current parent on the same provider
+set-up, CPU time including its export. glibc's malloc thresholds are pinned (see ``MALLOC_ENV``).
 
 Results go to stdout and to ``benchmarks/results/latest.json`` (git-ignored).
 """
@@ -1224,6 +1233,27 @@ def profile(spec: str, runs: int, top: int) -> None:
 # ============================================================================================ main
 
 
+# glibc adapts its mmap and trim thresholds as a process frees large blocks. With ~50 KB strings
+# (long50) that makes page faults (kernel CPU time) start at a step that depends on the process's
+# history and on how much it allocates, so one configuration faults from step 36 on and another
+# from step 49: a step-to-step difference of more than a millisecond that is not the instrumentation's
+# work. Fixed thresholds remove that; --default-malloc keeps glibc's behaviour.
+MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(4 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
+    "MALLOC_TOP_PAD_": str(64 << 20),
+}
+
+
+def pin_malloc() -> None:
+    if all(os.environ.get(k) == v for k, v in MALLOC_ENV.items()):
+        return
+    os.environ.update(MALLOC_ENV)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="smolagents-otel overhead benchmark (see the module docstring)"
@@ -1246,7 +1276,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="CONFIG:WORKLOAD", help="only profile one pair, e.g. b:code10")
     parser.add_argument("--profile-runs", type=int, default=20)
     parser.add_argument("--profile-top", type=int, default=40)
+    parser.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="keep glibc's adaptive malloc thresholds (by default they are pinned, see MALLOC_ENV)",
+    )
     args = parser.parse_args(argv)
+
+    if not args.default_malloc and sys.platform.startswith("linux") and argv is None:
+        pin_malloc()  # re-executes this process once, with the settings in the environment
 
     if args.profile:
         profile(args.profile, args.profile_runs, args.profile_top)
@@ -1334,6 +1372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if otel_env:
         notes.append(f"environment settings in effect: {sorted(otel_env)}")
+    pinned = all(os.environ.get(k) == v for k, v in MALLOC_ENV.items())
+    notes.append(
+        "glibc malloc thresholds pinned (" + ", ".join(f"{k}={v}" for k, v in MALLOC_ENV.items()) + ")"
+        if pinned
+        else "glibc malloc thresholds adaptive (--default-malloc): late long50 steps may show page faults"
+    )
     for note in notes:
         print(("- " if args.markdown else "note: ") + note)
     misses = [t for t in summary["targets"] if t["status"] == "MISS"]
@@ -1345,6 +1389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     payload = {
         "meta": {
             "source": source_state(),
+            "malloc": {k: os.environ.get(k) for k in MALLOC_ENV},
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),

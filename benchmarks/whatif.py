@@ -16,6 +16,9 @@ Ablations of (b) (spans only), each removing one kind of work; b minus a variant
     b-norefresh   P4: Redactor.refresh_environment re-reads os.environ at most once a second
     b-lean        all four above at once: what is left is wrappers, context, state and one bare span
     b-passthru    every wrapper calls straight through (the price of the wrapt interception alone)
+    b-noproc      a provider without span processor (spans record; no batching, no export)
+    min           the in-situ floor: each traced call makes one bare span (4 attributes, 1 event), current
+                  while the call runs, and nothing else: as many spans as (b), at the least possible cost
 
 No-SDK variants: d as it is; d+P3, every wrapper calls straight through when the tracer is a
 NoOpTracer and there are no callbacks, no log sink and no metrics (skipped when src/ has its own
@@ -25,6 +28,7 @@ NoOpTracer and there are no callbacks, no log sink and no metrics (skipped when 
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import sys
 import time
@@ -34,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench  # noqa: E402
+from opentelemetry import context as otel_context  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 
 from smolagents_otel import Config, Instrumentor  # noqa: E402
@@ -101,6 +106,48 @@ def _four_attributes(self: Any, name: str, attributes: dict[str, Any], parent: A
     return _original_start_span(self, name, attributes, parent)
 
 
+# ----------------------------------------------------------------------------------------- in-situ floor
+_IN_TOOL_CALL = contextvars.ContextVar("whatif_in_tool_call", default=False)
+_SPAN_FACTORIES = {  # factory -> what its bare span stands for (None: call straight through)
+    "make_run_wrapper": "run",
+    "make_step_wrapper": "step",
+    "make_model_wrapper": "model",
+    "make_executor_wrapper": "code",
+    "make_execute_tool_call_wrapper": "tool_call",
+    "make_tool_wrapper": "tool",
+    "make_planning_wrapper": None,
+    "make_max_steps_wrapper": None,
+    "make_managed_agent_wrapper": None,
+}
+
+
+def _bare_span_factory(kind: str | None) -> Any:
+    """A wrapper that only makes one bare span (the floor's 4 attributes and 1 event), current while
+    the wrapped call runs: the cheapest instrumentation that makes as many spans as smolagents-otel."""
+
+    def make(rt: Any, *args: Any) -> Any:
+        tracer = rt.tracer
+
+        def wrapper(wrapped: Any, instance: Any, a: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+            if kind is None or (kind == "tool" and _IN_TOOL_CALL.get()):
+                return wrapped(*a, **kw)
+            span = tracer.start_span(kind, attributes=bench.FLOOR_ATTRIBUTES)
+            token = otel_context.attach(trace.set_span_in_context(span))
+            inner = _IN_TOOL_CALL.set(True) if kind == "tool_call" else None
+            try:
+                return wrapped(*a, **kw)
+            finally:
+                if inner is not None:
+                    _IN_TOOL_CALL.reset(inner)
+                otel_context.detach(token)
+                span.add_event("floor.event", bench.FLOOR_EVENT_ATTRIBUTES)
+                span.end()
+
+        return wrapper
+
+    return make
+
+
 # ----------------------------------------------------------------------------------------- variants
 class Patches:
     def __init__(self) -> None:
@@ -127,6 +174,7 @@ def variant(
     callbacks: bool = False,
     no_idle: bool = False,
     bare_provider: bool = False,
+    bare_spans: bool = False,
     **instrument_kwargs: Any,
 ) -> tuple[Any, Any]:
     def setup(provider: Any) -> Any:
@@ -143,6 +191,9 @@ def variant(
             from opentelemetry.sdk.trace import TracerProvider
 
             provider = TracerProvider()
+        if bare_spans:
+            for name, kind in _SPAN_FACTORIES.items():
+                patches.set(inst_module, name, _bare_span_factory(kind))
         if p3 or passthru:
             for name in _FACTORIES:
                 patches.set(inst_module, name, _with_fast_path(getattr(inst_module, name), always=passthru))
@@ -176,6 +227,7 @@ VARIANTS: dict[str, tuple[str, tuple[Any, Any], bool]] = {
         True,
     ),
     "b-passthru": ("b, wrappers call straight through", variant(passthru=True, **_B), True),
+    "min": ("in-situ floor: 1 bare span per traced call", variant(bare_spans=True, **_B), True),
     "b-noproc": ("b, provider without span processor", variant(bare_provider=True, **_B), True),
     "c+P4": ("c + P4", variant(p4=True, callbacks=True), True),
     "d-noidle": ("d without the idle() fast path", variant(noop=True, no_idle=True), False),
@@ -193,6 +245,7 @@ def main() -> int:
         "--profile", metavar="VARIANT:WORKLOAD", help="cProfile one variant, e.g. b-nocontent:tool10"
     )
     parser.add_argument("--profile-runs", type=int, default=20)
+    parser.add_argument("--only", help="comma-separated configurations to time (a, e, e-noSDK always)")
     args = parser.parse_args()
     rounds = args.rounds or (6 if args.quick else 30)
     runs = args.runs or 2
@@ -206,6 +259,9 @@ def main() -> int:
         return 0
     keys = ["a", "b", *[k for k in VARIANTS if VARIANTS[k][2]], "c", "e", "d", "d+P3", "d+P4", "d-noidle"]
     keys.append("e-noSDK")
+    if args.only:
+        wanted = {"a", "e", "e-noSDK", *args.only.split(",")}
+        keys = [k for k in keys if k in wanted]
     bench.TIMED_CONFIGS = [k for k in keys if k in bench.CONFIGS and bench.CONFIGS[k].available]
     results = bench.Results(settings={"rounds": rounds, "runs": runs})
     bench.capture_pass(results)  # spans per run, for every variant

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 REDACTED = "[REDACTED]"
 _SECRET_ENV_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
@@ -89,6 +90,7 @@ def _redact_assignments(text: str) -> str:
 
 
 _CACHE_MIN_LENGTH = 256
+_ENV_REFRESH_SECONDS = 1.0
 _CACHE_SIZE = 64
 
 
@@ -105,9 +107,20 @@ class Redactor:
         self._env_key: tuple[tuple[str, str], ...] | None = None
         self._env_values: tuple[str, ...] = ()
         self._cache: dict[str, str] = {}
+        self._env_read_at = 0.0
+        self._env_size = -1
 
     def refresh_environment(self) -> None:
-        """Re-read secret-looking environment variables (called once per agent run)."""
+        """Re-read secret-looking environment variables (called once per agent run, acts once a second)."""
+        now = time.monotonic()
+        size = len(os.environ)
+        if (
+            self._env_key is not None
+            and size == self._env_size
+            and now - self._env_read_at < _ENV_REFRESH_SECONDS
+        ):
+            return  # a variable added or removed re-reads at once; a changed value within a second
+        self._env_read_at, self._env_size = now, size
         items = tuple(
             sorted(
                 (k, v)

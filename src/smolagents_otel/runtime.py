@@ -95,6 +95,12 @@ class Runtime:
         self._provider = tracer_provider
         self._fixed_noop = isinstance(tracer_provider, trace.NoOpTracerProvider)
 
+    def wants(self, event: LifecycleEvent) -> bool:
+        """Whether emitting ``event`` would do anything (a callback, or a sink that records it)."""
+        return self.registry.has_callbacks(event) or (
+            self.records_events and event is not LifecycleEvent.MODEL_STREAM_DELTA
+        )
+
     def idle(self) -> bool:
         """True when a traced call would produce nothing at all: no span can record, no callback is
         registered, no metric is kept. Wrappers then call straight through (the no-SDK fast path)."""

@@ -232,6 +232,8 @@ class _StepObserver(Observer):
 
     def _pre_execution(self) -> None:
         state = self.state
+        if not self.rt.wants(E.PRE_EXECUTION):
+            return
         calls = tuple(state.calls_seen)
         code = calls[0].arguments if self.is_code_agent and calls else None
         try:
@@ -269,6 +271,17 @@ class _StepObserver(Observer):
                     state.pre_execution_due = True
                 return
             if isinstance(item, self.action_output_cls):
+                if not self.rt.wants(E.POST_EXECUTION):
+                    if item.is_final_answer:
+                        self.rt.emit(
+                            E.FINAL_ANSWER,
+                            state.span,
+                            state.agent,
+                            self.name,
+                            state.step_number,
+                            final_answer=item.output,
+                        )
+                    return
                 observation = getattr(state.memory_step, "observations", None)
                 self.rt.emit(
                     E.POST_EXECUTION,

@@ -106,12 +106,13 @@ class _ModelCall(Observer):
         except Exception as internal:  # noqa: BLE001
             report_internal_error("finishing a model span", internal)
         model_output = None
-        if exc is None and message is not None:
+        wanted = rt.wants(E.MODEL_OUTPUT)
+        if wanted and exc is None and message is not None:
             model_output = guarded(
                 "reading model output", _content_text, getattr(message, "content", None), rt.limit
             )
         try:
-            if exc is None and message is not None:
+            if wanted and exc is None and message is not None:
                 owner = self._owner()
                 rt.emit(
                     E.MODEL_OUTPUT,

@@ -235,9 +235,11 @@ def make_execute_tool_call_wrapper(rt: Runtime) -> Any:
             tool_name = arg(args, kwargs, 0, "tool_name")
             arguments = arg(args, kwargs, 1, "arguments")
             call_id = _match_call_id(tool_name, arguments)
-            tools = {**getattr(instance, "tools", {}), **getattr(instance, "managed_agents", {})}
-            tool = tools.get(tool_name)
-            is_managed = tool_name in getattr(instance, "managed_agents", {})
+            managed = getattr(instance, "managed_agents", None) or {}
+            tool = (getattr(instance, "tools", None) or {}).get(tool_name)
+            is_managed = tool is None and tool_name in managed
+            if is_managed:
+                tool = managed[tool_name]
         except Exception as exc:  # noqa: BLE001
             report_internal_error("matching a tool call", exc)
             return wrapped(*args, **kwargs)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -152,9 +153,7 @@ def variable_queries(path: Path) -> list[VariableQuery]:
         match = _LABEL_VALUES.match(query or "")
         if not match:
             raise ValueError(f"{path.name}: variable {var.get('name')}: unsupported query {query!r}")
-        found.append(
-            VariableQuery(path.stem, str(var.get("name")), query, match["metric"], match["label"])
-        )
+        found.append(VariableQuery(path.stem, str(var.get("name")), query, match["metric"], match["label"]))
     return found
 
 
@@ -285,6 +284,15 @@ class PrometheusError(RuntimeError):
     pass
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): SIGTERM when the process that started it dies, so a
+    killed script or test run leaves no Prometheus behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class PrometheusServer:
     """A real Prometheus on a free ``127.0.0.1`` port, scraping ``targets`` every ``scrape_interval``.
 
@@ -364,6 +372,7 @@ class PrometheusServer:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
             try:
                 self._wait_ready(timeout)
@@ -446,12 +455,16 @@ class PrometheusServer:
         raise PrometheusError(f"{self.targets} not scraped within {timeout:.0f} s:\n{self.log_tail()}")
 
     def wait_for_scrape_after(self, moment: float, timeout: float = 20.0) -> None:
-        """Until every target was scraped by a scrape that started after ``moment`` (a ``time.time()``)."""
-        expr = f'timestamp(up{{job="{self.job}"}} == 1)'
+        """Until every target was scraped successfully by a scrape that started after ``moment``
+        (a ``time.time()``): then all that was recorded before ``moment`` is in Prometheus."""
+        # timestamp() of a plain selector is the sample's (= the scrape's start) time; of anything
+        # else, e.g. `up == 1`, it would be the evaluation time.
+        selector = f'up{{job="{self.job}"}}'
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            stamps = [float(r["value"][1]) for r in self.query(expr)]
-            if len(stamps) == len(self.targets) and min(stamps) > moment:
+            stamps = [float(r["value"][1]) for r in self.query(f"timestamp({selector})")]
+            healthy = [r for r in self.query(selector) if r["value"][1] == "1"]
+            if len(stamps) == len(healthy) == len(self.targets) and min(stamps) > moment:
                 return
             time.sleep(0.2)
         raise PrometheusError(f"no scrape after {moment:.3f} within {timeout:.0f} s:\n{self.log_tail()}")
@@ -460,8 +473,9 @@ class PrometheusServer:
 # --------------------------------------------------------------------------------------------- traffic
 
 
+@functools.cache
 def _smolagents_pieces() -> Any:
-    """Import the demo lazily (so this module imports without smolagents)."""
+    """The scripted model classes; smolagents is imported lazily (this module imports without it)."""
     from smolagents import Model
     from smolagents.models import ChatMessage
 
@@ -469,12 +483,19 @@ def _smolagents_pieces() -> Any:
 
     class PacedScriptedModel(ScriptedModel):
         """A ScriptedModel that takes ``delay(model_id)`` seconds before it answers (or streams its first
-        chunk) and counts prompt tokens from the prompt's length, about 4 characters a token."""
+        chunk) and, with ``estimate_tokens``, counts prompt tokens from the prompt's length (about 4
+        characters a token) instead of a constant 100."""
 
-        def __init__(self, replies: Any, model_id: str, delay: Callable[[str], float] | None) -> None:
+        def __init__(
+            self,
+            replies: Any,
+            model_id: str,
+            delay: Callable[[str], float] | None,
+            estimate_tokens: bool = False,
+        ) -> None:
             super().__init__(replies, model_id=model_id)
             self.delay = delay
-            self.estimate_tokens = delay is not None
+            self.estimate_tokens = estimate_tokens
 
         def _pace(self, messages: Any) -> None:
             if self.estimate_tokens:
@@ -532,6 +553,7 @@ class DemoTraffic:
 
     tracer_provider: Any = None
     delay: Callable[[str], float] | None = None  # model_id -> seconds before the answer
+    estimate_tokens: bool = False  # prompt tokens from the prompt's length instead of 100 a call
     counts: dict[str, int] = field(default_factory=dict)
 
     KINDS = ("demo", "tool_error", "model_outage", "max_steps", "streamed", "callback_error")
@@ -556,7 +578,7 @@ class DemoTraffic:
                     "theme = superhero_party_theme_generator(category=None)\n</code>",
                 )
             model_id = self.CODE_MODEL_ID if agent_name in self.CODE_AGENTS else self.TOOL_MODEL_ID
-            return paced(replies, model_id, self.delay)
+            return paced(replies, model_id, self.delay, self.estimate_tokens)
 
         return factory
 
@@ -642,18 +664,36 @@ def _custom(panel: dict[str, Any]) -> dict[str, Any]:
     return ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("custom") or {}
 
 
+# Colours for values with a meaning (finish reasons), like a Grafana override would give them.
+_MEANINGFUL_COLOURS = {
+    "final_answer": "#56a64b",
+    "error": "#e02f44",
+    "max_steps": "#ff9830",
+    "interrupted": "#a352cc",
+}
+
+
+def _color(name: str) -> str | None:
+    return _MEANINGFUL_COLOURS.get(name.strip())
+
+
 def _format_value(value: float, unit: str) -> str:
+    """Roughly Grafana's units: ``percentunit``, ``s`` (ms below 1 s), ``short`` (K, Mil)."""
     if unit == "percentunit":
         return f"{value * 100:.3g}%"
     if unit == "s":
         return f"{value * 1000:.3g} ms" if abs(value) < 1 else f"{value:.3g} s"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.3g} Mil"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.3g} K"
     return f"{value:.3g}"
 
 
-def _plot_timeseries(ax: Any, panel: dict[str, Any], data: list[PanelData], start: float, step: float) -> int:
-    from datetime import datetime
-
-    import matplotlib.dates as mdates
+def _plot_timeseries(
+    ax: Any, panel: dict[str, Any], data: list[PanelData], start: float, end: float, step: float
+) -> int:
+    from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter
 
     unit = _unit(panel)
     custom = _custom(panel)
@@ -661,45 +701,45 @@ def _plot_timeseries(ax: Any, panel: dict[str, Any], data: list[PanelData], star
     stacked = (custom.get("stacking") or {}).get("mode") == "normal"
     drawn = 0
     bottom: dict[float, float] = {}
-    width_days = step / 86400 * (0.8 if bars else 1)
     for item in data:
         for series in item.series:
-            points = [(float(t), float(v)) for t, v in series.get("values", [])]
+            points = [(float(t) - start, float(v)) for t, v in series.get("values", [])]
             points = [(t, v) for t, v in points if math.isfinite(v)]
             if not points:
                 continue
-            label = legend_text(item.query.legend, series["metric"])
+            times = [t for t, _ in points]
             values = [v for _, v in points]
-            label = f"{label}  (mean {_format_value(sum(values) / len(values), unit)}, " \
-                    f"max {_format_value(max(values), unit)})"
-            times = [datetime.fromtimestamp(t) for t, _ in points]
+            name = legend_text(item.query.legend, series["metric"])
+            name = "\u200b" + name if name.startswith("_") else name  # matplotlib hides "_..." labels
+            label = (
+                f"{name}  (mean {_format_value(sum(values) / len(values), unit)}, "
+                f"max {_format_value(max(values), unit)})"
+            )
             if bars:
-                base = [bottom.get(t, 0.0) if stacked else 0.0 for t, _ in points]
-                ax.bar(times, values, width=width_days, bottom=base, label=label, alpha=0.8, align="center")
+                base = [bottom.get(t, 0.0) if stacked else 0.0 for t in times]
+                ax.bar(
+                    times, values, width=step * 0.8, bottom=base, label=label, alpha=0.85, color=_color(name)
+                )
                 if stacked:
-                    for (t, v), b in zip(points, base, strict=True):
+                    for t, v, b in zip(times, values, base, strict=True):
                         bottom[t] = b + v
             else:
-                ax.plot(times, values, label=label, linewidth=1.4)
-                ax.fill_between(times, values, alpha=0.08)
+                (line,) = ax.plot(times, values, label=label, linewidth=1.4, color=_color(name))
+                ax.fill_between(times, values, alpha=0.08, color=line.get_color())
             drawn += 1
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
-    ax.xaxis.set_major_locator(mdates.MinuteLocator())
-    ax.set_xlim(datetime.fromtimestamp(start), None)
+    ax.set_xlim(0, end - start)
+    ax.xaxis.set_major_locator(MultipleLocator(60 if end - start > 150 else 15))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{int(v) // 60}:{int(v) % 60:02d}"))
     if unit == "percentunit":
-        from matplotlib.ticker import PercentFormatter
-
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    elif unit == "s":
-        from matplotlib.ticker import FuncFormatter
-
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _format_value(v, "s") if v else "0"))
+    else:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _format_value(v, unit) if v else "0"))
     if ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("min") == 0:
         ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.25)
     ax.tick_params(labelsize=7)
     if drawn:
-        ax.legend(fontsize=6.5, loc="upper left", framealpha=0.7, ncol=1 if drawn <= 4 else 2)
+        ax.legend(fontsize=6.5, loc="upper left", framealpha=0.75, ncol=1 if drawn <= 4 else 2)
     return drawn
 
 
@@ -717,18 +757,24 @@ def _plot_pie(ax: Any, panel: dict[str, Any], data: list[PanelData]) -> int:
     total = sum(values)
     wedges, _texts = ax.pie(
         values,
-        labels=[f"{name}\n{v / total:.0%}" for name, v in zip(labels, values, strict=True)],
+        labels=[
+            f"{name}\n{v / total:.0%}" if v / total >= 0.08 else ""
+            for name, v in zip(labels, values, strict=True)
+        ],
+        colors=[_color(name) for name in labels],
         startangle=90,
         counterclock=False,
-        wedgeprops={"width": 0.42, "edgecolor": "white"},
+        radius=0.9,
+        wedgeprops={"width": 0.38, "edgecolor": "white"},
         textprops={"fontsize": 7},
     )
     ax.legend(
         wedges,
-        [f"{name}: {v:.0f}" for name, v in zip(labels, values, strict=True)],
-        fontsize=6.5,
-        loc="center left",
-        bbox_to_anchor=(0.92, 0.5),
+        [f"{name}: {v:.0f} ({v / total:.0%})" for name, v in zip(labels, values, strict=True)],
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.04),
+        ncol=len(values) if len(values) <= 3 else 2,
         frameon=False,
     )
     ax.set_aspect("equal")
@@ -760,13 +806,21 @@ def plot_dashboard(
         if panel.get("type") == "piechart":
             drawn = _plot_pie(ax, panel, mine)
         else:
-            drawn = _plot_timeseries(ax, panel, mine, start, step)
+            drawn = _plot_timeseries(ax, panel, mine, start, end, step)
         unit = _unit(panel)
         suffix = {"s": " (s)", "percentunit": " (%)"}.get(unit, "")
         ax.set_title(f"{panel.get('title')}{suffix}", fontsize=10, fontweight="bold", loc="left")
         if not drawn:
-            ax.text(0.5, 0.5, "No data", ha="center", va="center", fontsize=12, color="grey",
-                    transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "No data",
+                ha="center",
+                va="center",
+                fontsize=12,
+                color="grey",
+                transform=ax.transAxes,
+            )
     fig.suptitle(
         f"{dashboard.get('title')}  ({path.name})  \u2014  {CAPTION}",
         fontsize=13,
@@ -774,7 +828,7 @@ def plot_dashboard(
         x=0.04,
         ha="left",
     )
-    fig.text(0.04, 0.012, note, fontsize=8.5, color="#333333", ha="left", va="bottom")
+    fig.text(0.04, 0.012, note.replace("$", r"\$"), fontsize=8.5, color="#333333", ha="left", va="bottom")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)
@@ -798,48 +852,48 @@ def _delay_model(rng: random.Random, incident: Callable[[], bool]) -> Callable[[
     return delay
 
 
-def generate_traffic(traffic: DemoTraffic, duration: float, rng: random.Random, phase: dict[str, bool]) -> None:
-    """Random, seeded traffic for ``duration`` s; an incident (many outages) in the middle 20 %."""
-    weights = {"demo": 40, "streamed": 14, "tool_error": 12, "model_outage": 4, "max_steps": 10,
-               "callback_error": 6}
+def generate_traffic(
+    traffic: DemoTraffic, duration: float, rng: random.Random, phase: dict[str, bool]
+) -> None:
+    """Random, seeded traffic for ``duration`` s: every kind once first, then a weighted mix, with an
+    incident (mostly model outages, slower models) in the middle 20 % of the time."""
+    weights = {
+        "demo": 40,
+        "streamed": 14,
+        "tool_error": 12,
+        "model_outage": 4,
+        "max_steps": 10,
+        "callback_error": 6,
+    }
+    first = rng.sample(list(DemoTraffic.KINDS), len(DemoTraffic.KINDS))
     start = time.monotonic()
     while (elapsed := time.monotonic() - start) < duration:
         phase["incident"] = 0.4 <= elapsed / duration < 0.6
         mix = dict(weights)
         if phase["incident"]:
             mix["model_outage"] = 45
-        kind = rng.choices(list(mix), weights=list(mix.values()))[0]
+        kind = first.pop() if first else rng.choices(list(mix), weights=list(mix.values()))[0]
         outcome = traffic.run(kind)
         logger.info("%6.1f s  %-15s %s", elapsed, kind, outcome)
         time.sleep(rng.uniform(0.2, 2.0 if elapsed / duration < 0.75 else 4.0))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=180.0, help="seconds of demo traffic (default 180)")
-    parser.add_argument("--out-dir", type=Path, default=PICTURES, help=f"default {PICTURES}")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--rate-interval", default="30s", help="value of $__rate_interval (default 30s)")
-    parser.add_argument("--step", type=float, default=5.0, help="query_range step in seconds (default 5)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="plot_panels: %(message)s")
-    logging.getLogger("smolagents_otel").addFilter(_DropScriptedCallbackErrors())
-
-    if shutil.which("prometheus") is None:
-        logger.error("the prometheus binary is not installed (Debian: apt-get install prometheus)")
-        return 1
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    """Run Prometheus + the demo traffic, then every panel query; the results as plain JSON data."""
     from opentelemetry.sdk.trace import TracerProvider
 
     rng = random.Random(args.seed)
     phase = {"incident": False}
-    endpoint = MetricsEndpoint()
     tracer_provider = TracerProvider(shutdown_on_exit=False)  # spans are not needed here
     with tempfile.TemporaryDirectory(prefix="plot-panels-") as tmp, contextlib.ExitStack() as stack:
+        endpoint = MetricsEndpoint()
         stack.callback(endpoint.close)
         prometheus = stack.enter_context(PrometheusServer([endpoint.target], tmp))
         prometheus.wait_for_target()
         logger.info("Prometheus %s scrapes %s every 1 s", prometheus.base_url, endpoint.url)
-        traffic = DemoTraffic(tracer_provider, delay=_delay_model(rng, lambda: phase["incident"]))
+        traffic = DemoTraffic(
+            tracer_provider, delay=_delay_model(rng, lambda: phase["incident"]), estimate_tokens=True
+        )
         start = time.time()
         with instrumented(tracer_provider, endpoint.meter_provider):
             generate_traffic(traffic, args.duration, rng, phase)
@@ -849,15 +903,16 @@ def main(argv: list[str] | None = None) -> int:
         range_ = f"{int(math.ceil(end - start))}s"
         note = (
             f"Prometheus {_prometheus_version(prometheus)} scraped the demo's OpenTelemetry Prometheus "
-            f"exporter every 1 s for {(done - start) / 60:.1f} min of demo traffic "
-            f"({', '.join(f'{k} x{v}' for k, v in sorted(traffic.counts.items()))}; "
-            f"seed {args.seed}). Queries as in the dashboard JSON with $agent/$model = All (.*), "
-            f"$__rate_interval = {args.rate_interval}, $__range = {range_}; range queries with step "
-            f"{args.step:g} s. Scripted models with random latency; an outage of "
-            f"{DemoTraffic.OUTAGE_MODEL_ID} in the middle of the run."
+            f"exporter every 1 s during {(done - start) / 60:.1f} min of demo traffic "
+            f"({', '.join(f'{k} x{v}' for k, v in sorted(traffic.counts.items()))}; seed {args.seed}).\n"
+            f"Each panel's PromQL as in the dashboard JSON, with $agent/$model = All (.*), "
+            f"$__rate_interval = {args.rate_interval}, $__range = {range_}; range queries with a "
+            f"{args.step:g} s step. Scripted models with random latency; "
+            f"{DemoTraffic.OUTAGE_MODEL_ID} times out mostly during an incident in the middle of the run. "
+            f"x axis: minutes since the traffic started."
         )
+        queries: dict[str, list[dict[str, Any]]] = {}
         for path in dashboard_paths():
-            data = []
             for query in panel_queries(path):
                 promql = grafana_to_promql(query.expr, rate_interval=args.rate_interval, range_=range_)
                 if query.instant:
@@ -865,11 +920,70 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     result = prometheus.query_range(promql, start, end, args.step)
                 logger.info("%s / %s %s: %d series", path.stem, query.title, query.ref_id, len(result))
-                data.append(PanelData(query, promql, result))
-            out = plot_dashboard(
-                path, data, args.out_dir / f"{path.stem}.png", start=start, end=end, step=args.step, note=note
-            )
-            logger.info("wrote %s", out)
+                queries.setdefault(path.stem, []).append(
+                    {"panel_id": query.panel_id, "ref_id": query.ref_id, "promql": promql, "result": result}
+                )
+    return {"start": start, "end": end, "step": args.step, "note": note, "queries": queries}
+
+
+def plot_all(collected: dict[str, Any], out_dir: Path) -> list[Path]:
+    written = []
+    for path in dashboard_paths():
+        by_ref = {(q["panel_id"], q["ref_id"]): q for q in collected["queries"].get(path.stem, [])}
+        data = []
+        for query in panel_queries(path):
+            found = by_ref.get((query.panel_id, query.ref_id))
+            if found is not None:
+                data.append(PanelData(query, found["promql"], found["result"]))
+        out = out_dir / f"{path.stem}.png"
+        plot_dashboard(
+            path,
+            data,
+            out,
+            start=collected["start"],
+            end=collected["end"],
+            step=collected["step"],
+            note=collected["note"],
+        )
+        logger.info("wrote %s", out)
+        written.append(out)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=180.0, help="seconds of demo traffic (default 180)")
+    parser.add_argument("--out-dir", type=Path, default=PICTURES, help=f"default {PICTURES}")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rate-interval", default="30s", help="value of $__rate_interval (default 30s)")
+    parser.add_argument("--step", type=float, default=5.0, help="query_range step in seconds (default 5)")
+    parser.add_argument("--save-data", type=Path, metavar="FILE", help="also write the query results as JSON")
+    parser.add_argument(
+        "--replot", type=Path, metavar="FILE", help="plot query results saved with --save-data; run nothing"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="plot_panels: %(message)s")
+    logging.getLogger("smolagents_otel").addFilter(_DropScriptedCallbackErrors())
+
+    if args.replot is not None:
+        plot_all(json.loads(args.replot.read_text()), args.out_dir)
+        return 0
+    if shutil.which("prometheus") is None:
+        logger.error("the prometheus binary is not installed (Debian: apt-get install prometheus)")
+        return 1
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)  # so Prometheus is stopped on the way out
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        collected = collect(args)
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return 130
+    if args.save_data is not None:
+        args.save_data.write_text(json.dumps(collected))
+    plot_all(collected, args.out_dir)
     return 0
 
 
@@ -881,4 +995,10 @@ def _prometheus_version(prometheus: PrometheusServer) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module as `plot_panels`, not `__main__`, so that names derived from it (the scripted
+    # callback shows as `plot_panels.party_audit_log` in the callback-errors panel) read the same
+    # whether the file is run or imported.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import plot_panels
+
+    sys.exit(plot_panels.main())

@@ -37,14 +37,19 @@ COLLECTOR_README = COLLECTOR / "README.md"
 # OpenTelemetry metric name -> (instrument kind, unit, attributes). The package's fixed contract.
 METRIC_CONTRACT: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "gen_ai.client.operation.duration": (
-        "histogram", "s",
+        "histogram",
+        "s",
         ("gen_ai.operation.name", "gen_ai.request.model", "gen_ai.provider.name", "error.type"),
     ),
     "gen_ai.client.token.usage": (
-        "histogram", "{token}", ("gen_ai.operation.name", "gen_ai.request.model", "gen_ai.token.type"),
+        "histogram",
+        "{token}",
+        ("gen_ai.operation.name", "gen_ai.request.model", "gen_ai.provider.name", "gen_ai.token.type"),
     ),
     "gen_ai.client.operation.time_to_first_chunk": (
-        "histogram", "s", ("gen_ai.operation.name", "gen_ai.request.model"),
+        "histogram",
+        "s",
+        ("gen_ai.operation.name", "gen_ai.request.model", "gen_ai.provider.name"),
     ),
     "smolagents.agent.run.duration": ("histogram", "s", ("gen_ai.agent.name", "smolagents.finish_reason")),
     "smolagents.agent.steps": ("histogram", "{step}", ("gen_ai.agent.name",)),
@@ -52,7 +57,9 @@ METRIC_CONTRACT: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "smolagents.tool.errors": ("counter", "{error}", ("gen_ai.tool.name", "error.type")),
     "smolagents.vetoes": ("counter", "{veto}", ("gen_ai.agent.name", "smolagents.lifecycle.event")),
     "smolagents.callback.errors": (
-        "counter", "{error}", ("smolagents.lifecycle.event", "smolagents.callback.name"),
+        "counter",
+        "{error}",
+        ("smolagents.lifecycle.event", "smolagents.callback.name"),
     ),
 }
 
@@ -118,18 +125,78 @@ def prometheus_contract() -> dict[str, dict]:
 # --------------------------------------------------------------------------- PromQL checking
 
 _AGGREGATIONS = {
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
-    "bottomk", "topk", "quantile", "limitk", "limit_ratio",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
 }
 _FUNCTIONS = _AGGREGATIONS | {
-    "abs", "absent", "absent_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
-    "day_of_month", "day_of_week", "day_of_year", "days_in_month", "delta", "deriv", "exp", "floor",
-    "histogram_avg", "histogram_count", "histogram_fraction", "histogram_quantile", "histogram_sum",
-    "histogram_stddev", "histogram_stdvar", "hour", "idelta", "increase", "irate", "label_join",
-    "label_replace", "ln", "log10", "log2", "minute", "month", "predict_linear", "rate", "resets",
-    "round", "scalar", "sgn", "sort", "sort_desc", "sqrt", "time", "timestamp", "vector", "year",
-    "avg_over_time", "min_over_time", "max_over_time", "sum_over_time", "count_over_time",
-    "quantile_over_time", "stddev_over_time", "stdvar_over_time", "last_over_time",
+    "abs",
+    "absent",
+    "absent_over_time",
+    "ceil",
+    "changes",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "delta",
+    "deriv",
+    "exp",
+    "floor",
+    "histogram_avg",
+    "histogram_count",
+    "histogram_fraction",
+    "histogram_quantile",
+    "histogram_sum",
+    "histogram_stddev",
+    "histogram_stdvar",
+    "hour",
+    "idelta",
+    "increase",
+    "irate",
+    "label_join",
+    "label_replace",
+    "ln",
+    "log10",
+    "log2",
+    "minute",
+    "month",
+    "predict_linear",
+    "rate",
+    "resets",
+    "round",
+    "scalar",
+    "sgn",
+    "sort",
+    "sort_desc",
+    "sqrt",
+    "time",
+    "timestamp",
+    "vector",
+    "year",
+    "avg_over_time",
+    "min_over_time",
+    "max_over_time",
+    "sum_over_time",
+    "count_over_time",
+    "quantile_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "last_over_time",
     "present_over_time",
 }
 _GROUPING = {"by", "without", "on", "ignoring", "group_left", "group_right"}
@@ -154,7 +221,7 @@ def _tokenize(expr: str) -> list[tuple[str, str]]:
     while pos < len(expr):
         m = _TOKEN.match(expr, pos)
         if not m:
-            raise ValueError(f"cannot tokenize PromQL at {expr[pos:pos + 20]!r}")
+            raise ValueError(f"cannot tokenize PromQL at {expr[pos : pos + 20]!r}")
         pos = m.end()
         if m.lastgroup != "ws":
             tokens.append((m.lastgroup, m.group()))
@@ -187,7 +254,7 @@ def _opening_paren(tokens: list[tuple[str, str]], close_index: int) -> int:
 
 def _label_list(tokens: list[tuple[str, str]], open_index: int) -> tuple[list[str], int]:
     close = _matching_paren(tokens, open_index)
-    labels = [v for kind, v in tokens[open_index + 1:close] if kind == "ident"]
+    labels = [v for kind, v in tokens[open_index + 1 : close] if kind == "ident"]
     return labels, close
 
 
@@ -248,8 +315,13 @@ def analyse_promql(expr: str) -> tuple[list[tuple[int, str]], list[str]]:
                         problems.append(f"label {label!r} does not exist on {value}")
                     literal = raw[1:-1]
                     allowed = info["values"].get(label)
-                    if allowed and op in ("=", "!=") and literal and "$" not in literal \
-                            and literal not in allowed:
+                    if (
+                        allowed
+                        and op in ("=", "!=")
+                        and literal
+                        and "$" not in literal
+                        and literal not in allowed
+                    ):
                         problems.append(f"{label}={literal!r} is not one of {sorted(allowed)} on {value}")
                     j += 3
                 else:
@@ -292,8 +364,11 @@ def legend_problems(expr: str, legend: str) -> list[str]:
     contract = prometheus_contract()
     names = [n for _, n in analyse_promql(expr)[0] if n in contract]
     known = set().union(*(contract[n]["labels"] for n in names)) - {"le"} if names else set()
-    return [f"legend uses {label!r}, which the query's metrics do not have"
-            for label in re.findall(r"\{\{\s*([^}\s]+)\s*\}\}", legend or "") if label not in known]
+    return [
+        f"legend uses {label!r}, which the query's metrics do not have"
+        for label in re.findall(r"\{\{\s*([^}\s]+)\s*\}\}", legend or "")
+        if label not in known
+    ]
 
 
 _LABEL_VALUES = re.compile(
@@ -349,21 +424,25 @@ def component_problems(config: dict) -> list[str]:
                 if not _COMPONENT_ID.match(str(component)):
                     problems.append(f"{pipeline_id}.{kind}: malformed component id {component!r}")
                 if component not in defined:
-                    problems.append(f"{pipeline_id}.{kind}: {component!r} is not defined under {kind}"
-                                    + ("" if kind == "processors" else " or connectors"))
+                    problems.append(
+                        f"{pipeline_id}.{kind}: {component!r} is not defined under {kind}"
+                        + ("" if kind == "processors" else " or connectors")
+                    )
                 if kind in used_as:
                     used_as[kind].add(component)
     for connector in connectors:
         if connector in used_as["exporters"] or connector in used_as["receivers"]:
             if not (connector in used_as["exporters"] and connector in used_as["receivers"]):
-                problems.append(f"connector {connector!r} must be an exporter in one pipeline "
-                                "and a receiver in another")
+                problems.append(
+                    f"connector {connector!r} must be an exporter in one pipeline and a receiver in another"
+                )
     # sending_queue.storage must name an extension that is defined and enabled.
     for exporter_id, exporter in (config.get("exporters") or {}).items():
         storage = ((exporter or {}).get("sending_queue") or {}).get("storage")
         if storage and storage not in enabled_extensions:
-            problems.append(f"exporters.{exporter_id}.sending_queue.storage {storage!r} "
-                            "is not an enabled extension")
+            problems.append(
+                f"exporters.{exporter_id}.sending_queue.storage {storage!r} is not an enabled extension"
+            )
     return problems
 
 
@@ -388,6 +467,7 @@ def documented_env_vars(readme: str) -> set[str]:
 
 
 # --------------------------------------------------------------------------- file discovery
+
 
 def _collector_files() -> list[Path]:
     return sorted(p for p in COLLECTOR.rglob("*") if p.is_file())
@@ -442,11 +522,18 @@ def _targets(path: Path):
 
 EXPECTED_COLLECTOR_CONFIGS = {"agent.yaml", "gateway-loadbalancer.yaml", "gateway-sampler.yaml"}
 EXPECTED_FILES = [
-    "collector/agent.yaml", "collector/gateway-loadbalancer.yaml", "collector/gateway-sampler.yaml",
-    "collector/docker-compose.yaml", "collector/prometheus.yml", "collector/rotel.sh",
-    "collector/README.md", "collector/grafana/provisioning/datasources/prometheus.yaml",
+    "collector/agent.yaml",
+    "collector/gateway-loadbalancer.yaml",
+    "collector/gateway-sampler.yaml",
+    "collector/docker-compose.yaml",
+    "collector/prometheus.yml",
+    "collector/rotel.sh",
+    "collector/README.md",
+    "collector/grafana/provisioning/datasources/prometheus.yaml",
     "collector/grafana/provisioning/dashboards/smolagents.yaml",
-    "dashboards/agent-overview.json", "dashboards/model-view.json", "dashboards/README.md",
+    "dashboards/agent-overview.json",
+    "dashboards/model-view.json",
+    "dashboards/README.md",
 ]
 
 # --------------------------------------------------------------------------- tests: files
@@ -527,8 +614,12 @@ def test_gateway_configs_route_and_sample():
 def test_compose_and_prometheus_wiring():
     compose = _load_yaml(COLLECTOR / "docker-compose.yaml")["services"]
     images = {name: svc["image"].split(":")[0] for name, svc in compose.items()}
-    assert {"otel/opentelemetry-collector-contrib", "jaegertracing/jaeger", "prom/prometheus",
-            "grafana/grafana"} <= set(images.values())
+    assert {
+        "otel/opentelemetry-collector-contrib",
+        "jaegertracing/jaeger",
+        "prom/prometheus",
+        "grafana/grafana",
+    } <= set(images.values())
     collector = compose["otel-collector"]
     assert any(v.startswith("./agent.yaml:") for v in collector["volumes"])
     assert {"4317:4317", "4318:4318", "8889:8889"} <= set(collector["ports"])
@@ -541,11 +632,12 @@ def test_compose_and_prometheus_wiring():
     home = compose["grafana"]["environment"].get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
     if home:
         assert home.startswith(dashboard_mounts[0] + "/")
-        assert (DASHBOARDS / home[len(dashboard_mounts[0]) + 1:]).is_file()
+        assert (DASHBOARDS / home[len(dashboard_mounts[0]) + 1 :]).is_file()
 
     prom = _load_yaml(COLLECTOR / "prometheus.yml")
-    targets = [t for job in prom["scrape_configs"] for sc in job.get("static_configs", [])
-               for t in sc["targets"]]
+    targets = [
+        t for job in prom["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]
+    ]
     assert "otel-collector:8889" in targets
 
     datasources = _load_yaml(COLLECTOR / "grafana/provisioning/datasources/prometheus.yaml")["datasources"]
@@ -598,8 +690,9 @@ def test_dashboard_structure(path):
         title = panel.get("title")
         assert isinstance(title, str) and title.strip(), f"panel {panel.get('id')} has no title"
         exprs = [t.get("expr") for t in panel.get("targets") or []]
-        assert exprs and all(isinstance(e, str) and e.strip() for e in exprs), \
+        assert exprs and all(isinstance(e, str) and e.strip() for e in exprs), (
             f"panel {title!r} needs at least one target, each with an expr"
+        )
         for ds in [panel.get("datasource")] + [t.get("datasource") for t in panel["targets"]]:
             assert ds and ds.get("uid") in ("prometheus", "${DS_PROMETHEUS}"), f"panel {title!r}: {ds}"
 
@@ -611,7 +704,8 @@ def test_dashboard_queries_use_contract(path):
     for title, target in _targets(path):
         count += 1
         for problem in promql_problems(target["expr"]) + legend_problems(
-                target["expr"], target.get("legendFormat", "")):
+            target["expr"], target.get("legendFormat", "")
+        ):
             problems.append(f"{title!r} {target.get('refId')}: {problem}\n    {target['expr']}")
     assert count, "no queries found"
     assert not problems, "\n".join(problems)
@@ -635,11 +729,17 @@ def test_dashboard_variables_use_contract(path):
 
 
 def test_dashboards_cover_every_contract_metric():
-    used = {name for path in _dashboards() for _, target in _targets(path)
-            for _, name in analyse_promql(target["expr"])[0]}
+    used = {
+        name
+        for path in _dashboards()
+        for _, target in _targets(path)
+        for _, name in analyse_promql(target["expr"])[0]
+    }
     contract = prometheus_contract()
-    missing = sorted({info["metric"] for info in contract.values()}
-                     - {contract[n]["metric"] for n in used if n in contract})
+    missing = sorted(
+        {info["metric"] for info in contract.values()}
+        - {contract[n]["metric"] for n in used if n in contract}
+    )
     assert not missing, f"no panel shows {missing}"
 
 
@@ -650,8 +750,11 @@ def _promtool_ready_expr(expr: str) -> str:
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="Prometheus' promtool is not installed")
 def test_promtool_accepts_queries_and_scrape_config(tmp_path):
-    rules = [{"record": f"check:{path.stem.replace('-', '_')}:{i}", "expr": _promtool_ready_expr(t["expr"])}
-             for path in _dashboards() for i, (_, t) in enumerate(_targets(path))]
+    rules = [
+        {"record": f"check:{path.stem.replace('-', '_')}:{i}", "expr": _promtool_ready_expr(t["expr"])}
+        for path in _dashboards()
+        for i, (_, t) in enumerate(_targets(path))
+    ]
     rule_file = tmp_path / "rules.yml"
     rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
     result = subprocess.run(["promtool", "check", "rules", str(rule_file)], capture_output=True, text=True)
@@ -667,17 +770,27 @@ def test_promtool_accepts_queries_and_scrape_config(tmp_path):
 def test_translation_of_contract():
     contract = prometheus_contract()
     assert {
-        "gen_ai_client_operation_duration_seconds_bucket", "gen_ai_client_operation_duration_seconds_sum",
-        "gen_ai_client_operation_duration_seconds_count", "gen_ai_client_token_usage_bucket",
+        "gen_ai_client_operation_duration_seconds_bucket",
+        "gen_ai_client_operation_duration_seconds_sum",
+        "gen_ai_client_operation_duration_seconds_count",
+        "gen_ai_client_token_usage_bucket",
         "gen_ai_client_operation_time_to_first_chunk_seconds_bucket",
-        "smolagents_agent_run_duration_seconds_bucket", "smolagents_agent_steps_bucket",
-        "smolagents_tool_calls_total", "smolagents_tool_errors_total", "smolagents_vetoes_total",
+        "smolagents_agent_run_duration_seconds_bucket",
+        "smolagents_agent_steps_bucket",
+        "smolagents_tool_calls_total",
+        "smolagents_tool_errors_total",
+        "smolagents_vetoes_total",
         "smolagents_callback_errors_total",
     } <= set(contract)
     assert len(contract) == 5 * 3 + 4
     assert contract["gen_ai_client_operation_duration_seconds_bucket"]["labels"] == {
-        "gen_ai_operation_name", "gen_ai_request_model", "gen_ai_provider_name", "error_type",
-        "le", "job", "instance",
+        "gen_ai_operation_name",
+        "gen_ai_request_model",
+        "gen_ai_provider_name",
+        "error_type",
+        "le",
+        "job",
+        "instance",
     }
     assert "le" not in contract["gen_ai_client_token_usage_sum"]["labels"]
     with pytest.raises(ValueError):
@@ -685,8 +798,10 @@ def test_translation_of_contract():
 
 
 def test_checker_accepts_a_good_query():
-    expr = ('histogram_quantile(0.95, sum by (le, gen_ai_request_model) '
-            '(rate(gen_ai_client_operation_duration_seconds_bucket{gen_ai_operation_name="chat"}[5m])))')
+    expr = (
+        "histogram_quantile(0.95, sum by (le, gen_ai_request_model) "
+        '(rate(gen_ai_client_operation_duration_seconds_bucket{gen_ai_operation_name="chat"}[5m])))'
+    )
     assert promql_problems(expr) == []
     expr = "sum(rate(smolagents_tool_errors_total[5m])) by (gen_ai_tool_name, error_type)"
     assert promql_problems(expr) == []
@@ -701,14 +816,18 @@ def test_checker_accepts_a_good_query():
         ("sum by (error_type) (rate(smolagents_tool_calls_total[5m]))", "does not exist"),
         ("sum(rate(smolagents_tool_calls_total[5m])) by (model)", "does not exist"),
         ("histogram_quantile(0.5, sum by (le) (rate(smolagents_agent_steps_sum[5m])))", "'le'"),
-        ('sum(rate(smolagents_agent_run_duration_seconds_count{smolagents_finish_reason="done"}[5m]))',
-         "is not one of"),
+        (
+            'sum(rate(smolagents_agent_run_duration_seconds_count{smolagents_finish_reason="done"}[5m]))',
+            "is not one of",
+        ),
         ("sum(rat(smolagents_tool_calls_total[5m]))", "unknown PromQL function"),
         ('{__name__="smolagents_tool_calls_total"}', "without a metric name"),
         ("vector(1)", "uses no metric"),
-        ("sum by (gen_ai_tool_name) (rate(smolagents_tool_errors_total[5m])) / "
-         "sum by (error_type) (rate(smolagents_tool_calls_total[5m]))",
-         "does not exist on smolagents_tool_calls"),
+        (
+            "sum by (gen_ai_tool_name) (rate(smolagents_tool_errors_total[5m])) / "
+            "sum by (error_type) (rate(smolagents_tool_calls_total[5m]))",
+            "does not exist on smolagents_tool_calls",
+        ),
     ],
 )
 def test_checker_rejects_bad_query(expr, fragment):
@@ -718,8 +837,9 @@ def test_checker_rejects_bad_query(expr, fragment):
 
 def test_checker_rejects_bad_legend_and_variable():
     assert legend_problems("sum by (gen_ai_tool_name) (rate(smolagents_tool_calls_total[5m]))", "{{model}}")
-    assert not legend_problems("sum by (gen_ai_tool_name) (rate(smolagents_tool_calls_total[5m]))",
-                               "{{gen_ai_tool_name}}")
+    assert not legend_problems(
+        "sum by (gen_ai_tool_name) (rate(smolagents_tool_calls_total[5m]))", "{{gen_ai_tool_name}}"
+    )
     assert variable_query_problems("label_values(smolagents_tool_calls_total, gen_ai_agent_name)")
     assert variable_query_problems("query_result(up)")
     assert not variable_query_problems("label_values(smolagents_tool_calls_total, gen_ai_tool_name)")
@@ -735,19 +855,30 @@ def test_checker_rejects_undefined_components():
         "service": {
             "extensions": ["health_check", "pprof"],
             "pipelines": {
-                "traces": {"receivers": ["otlp"], "processors": ["batch", "memory_limiter"],
-                           "exporters": ["otlphttp/langfuse", "otlp/jaeger", "spanmetrics"]},
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["batch", "memory_limiter"],
+                    "exporters": ["otlphttp/langfuse", "otlp/jaeger", "spanmetrics"],
+                },
             },
         },
     }
     problems = "\n".join(component_problems(config))
-    for fragment in ("'pprof'", "'memory_limiter'", "'otlp/jaeger'", "connector 'spanmetrics'",
-                     "'file_storage/q'"):
+    for fragment in (
+        "'pprof'",
+        "'memory_limiter'",
+        "'otlp/jaeger'",
+        "connector 'spanmetrics'",
+        "'file_storage/q'",
+    ):
         assert fragment in problems, problems
     assert "otlphttp/langfuse" not in problems.replace("exporters.otlphttp/langfuse.sending_queue", "")
     config["service"]["extensions"] = ["health_check"]
-    config["service"]["pipelines"]["traces"] = {"receivers": ["otlp"], "processors": ["batch"],
-                                                "exporters": ["otlphttp/langfuse"]}
+    config["service"]["pipelines"]["traces"] = {
+        "receivers": ["otlp"],
+        "processors": ["batch"],
+        "exporters": ["otlphttp/langfuse"],
+    }
     del config["exporters"]["otlphttp/langfuse"]["sending_queue"]
     assert component_problems(config) == []
 
@@ -756,6 +887,7 @@ def test_checker_finds_env_vars():
     text = 'a: ${env:JAEGER_ENDPOINT}\nb: "${env:OTEL_QUEUE_DIR:-/var/x}"\nc: ${GRAFANA_VERSION:-1}\n'
     assert env_vars_used(text) == {"JAEGER_ENDPOINT", "OTEL_QUEUE_DIR", "GRAFANA_VERSION"}
     assert env_vars_used('x="${args[@]}" y="${local_var}" z=$HOME_DIR', shell=True) == {"HOME_DIR"}
-    readme = ("# t\n## Environment variables\n| Variable | x |\n|---|---|\n| `FOO` | y |\n"
-              "## Next\n| `BAR` | z |\n")
+    readme = (
+        "# t\n## Environment variables\n| Variable | x |\n|---|---|\n| `FOO` | y |\n## Next\n| `BAR` | z |\n"
+    )
     assert documented_env_vars(readme) == {"FOO"}

@@ -98,3 +98,18 @@ def traced_generator(
     if watch_abandon:
         weakref.finalize(gen, observer.abandoned)
     return gen
+
+
+def start_traced_generator(
+    wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: otel_context.Context, observer: Observer
+) -> Generator[Any, Any, Any]:
+    """Call a generator function with ``ctx`` attached and trace the generator it returns."""
+    token = otel_context.attach(ctx)
+    try:
+        inner = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _finish_once(observer, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+    return traced_generator(inner, ctx, observer)

@@ -41,3 +41,13 @@ def guarded(where: str, fn: Any, *args: Any) -> Any:
     except Exception as exc:  # noqa: BLE001
         report_internal_error(where, exc)
         return None
+
+
+def bounded_put(cache: dict[Any, Any], key: Any, value: Any, size: int) -> None:
+    """Insert into a small FIFO cache shared by threads; losing an insert to a race is harmless."""
+    try:
+        if len(cache) >= size:
+            del cache[next(iter(cache))]
+        cache[key] = value
+    except (KeyError, RuntimeError, StopIteration):  # another thread changed the cache meanwhile
+        pass

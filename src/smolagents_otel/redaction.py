@@ -17,6 +17,8 @@ import os
 import re
 import time
 
+from ._guard import bounded_put
+
 REDACTED = "[REDACTED]"
 _SECRET_ENV_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 _MIN_ENV_SECRET_LEN = 6
@@ -146,12 +148,7 @@ class Redactor:
         if cached is not None:
             return cached
         result = self._redact(text)
-        try:
-            if len(cache) >= _CACHE_SIZE:
-                del cache[next(iter(cache))]
-            cache[text] = result
-        except (KeyError, RuntimeError, StopIteration):  # another thread changed the cache meanwhile
-            pass
+        bounded_put(cache, text, result, _CACHE_SIZE)
         return result
 
     def _redact(self, text: str) -> str:

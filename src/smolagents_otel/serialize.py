@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ._guard import bounded_put
 from .attributes import TRUNCATED_MARKER
 
 _REDACT_WINDOW = 256  # characters kept past the limit so a secret cut by the limit is still seen whole
@@ -162,12 +163,7 @@ class MessageEncoder:
         if calls:
             entry["tool_calls"] = [{"id": i, "name": n, "arguments": redact(a)} for i, n, a in calls]
         fragment = json.dumps(entry, ensure_ascii=False, default=str)
-        try:
-            if len(cache) >= _FRAGMENT_CACHE_SIZE:
-                del cache[next(iter(cache))]
-            cache[key] = fragment
-        except (KeyError, RuntimeError, StopIteration):  # another thread changed the cache meanwhile
-            pass
+        bounded_put(cache, key, fragment, _FRAGMENT_CACHE_SIZE)
         return fragment
 
 

@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from . import attributes as A
-from ._generators import Observer, traced_generator
+from ._generators import Observer, start_traced_generator, traced_generator
 from ._guard import report_internal_error
 from ._state import (
     EXECUTOR_KEY,
@@ -380,16 +380,7 @@ def make_step_wrapper(rt: Runtime) -> Any:
         except Exception as exc:  # noqa: BLE001
             report_internal_error("starting a step span", exc)
             return wrapped(*args, **kwargs)
-        token = otel_context.attach(ctx)
-        try:
-            inner = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            observer.finished = True
-            observer.finish(exc)
-            raise
-        finally:
-            otel_context.detach(token)
-        return traced_generator(inner, ctx, observer)
+        return start_traced_generator(wrapped, args, kwargs, ctx, observer)
 
     return step_wrapper
 
@@ -451,16 +442,7 @@ def make_planning_wrapper(rt: Runtime) -> Any:
         except Exception as exc:  # noqa: BLE001
             report_internal_error("starting a planning span", exc)
             return wrapped(*args, **kwargs)
-        token = otel_context.attach(ctx)
-        try:
-            inner = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            observer.finished = True
-            observer.finish(exc)
-            raise
-        finally:
-            otel_context.detach(token)
-        return traced_generator(inner, ctx, observer)
+        return start_traced_generator(wrapped, args, kwargs, ctx, observer)
 
     return planning_wrapper
 

@@ -102,10 +102,17 @@ def _traced_tool_call(
                 run.abort = veto
             guarded("finishing a tool span", _end_tool, rt, span, tool_name, veto, None)
             raise blocked(veto) from None
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            guarded("finishing a tool span", _end_tool, rt, span, tool_name, exc, None)
+
+        def finish(**outcome: Any) -> None:
+            guarded(
+                "finishing a tool span",
+                _end_tool,
+                rt,
+                span,
+                tool_name,
+                outcome.get("error"),
+                outcome.get("result"),
+            )
             rt.emit(
                 E.TOOL_END,
                 span,
@@ -115,21 +122,15 @@ def _traced_tool_call(
                 tool_name=tool_name,
                 arguments=arguments,
                 tool_call_id=call_id,
-                error=exc,
+                **outcome,
             )
+
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            finish(error=exc)
             raise
-        guarded("finishing a tool span", _end_tool, rt, span, tool_name, None, result)
-        rt.emit(
-            E.TOOL_END,
-            span,
-            owner,
-            owner_name,
-            step_number,
-            tool_name=tool_name,
-            arguments=arguments,
-            tool_call_id=call_id,
-            result=result,
-        )
+        finish(result=result)
         return result
     finally:
         otel_context.detach(token)

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-logger = logging.getLogger("smolagents_otel")
+logger = logging.getLogger(__name__)
 _seen: set[str] = set()
 _lock = threading.Lock()
 

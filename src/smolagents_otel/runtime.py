@@ -24,7 +24,7 @@ from .metrics import Metrics
 from .redaction import Redactor
 from .serialize import MessageEncoder, to_text
 
-logger = logging.getLogger("smolagents_otel")
+logger = logging.getLogger(__name__)
 
 # Event fields recorded as attributes: field -> (attribute key, is content).
 _EVENT_FIELDS: dict[str, tuple[str, bool]] = {

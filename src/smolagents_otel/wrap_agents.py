@@ -271,27 +271,17 @@ class _StepObserver(Observer):
                     state.pre_execution_due = True
                 return
             if isinstance(item, self.action_output_cls):
-                if not self.rt.wants(E.POST_EXECUTION):
-                    if item.is_final_answer:
-                        self.rt.emit(
-                            E.FINAL_ANSWER,
-                            state.span,
-                            state.agent,
-                            self.name,
-                            state.step_number,
-                            final_answer=item.output,
-                        )
-                    return
-                observation = getattr(state.memory_step, "observations", None)
-                self.rt.emit(
-                    E.POST_EXECUTION,
-                    state.span,
-                    state.agent,
-                    self.name,
-                    state.step_number,
-                    observation=observation,
-                    result=item.output,
-                )
+                if self.rt.wants(E.POST_EXECUTION):
+                    observation = getattr(state.memory_step, "observations", None)
+                    self.rt.emit(
+                        E.POST_EXECUTION,
+                        state.span,
+                        state.agent,
+                        self.name,
+                        state.step_number,
+                        observation=observation,
+                        result=item.output,
+                    )
                 if item.is_final_answer:
                     self.rt.emit(
                         E.FINAL_ANSWER,

@@ -6,12 +6,12 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import stub_servers
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -341,16 +341,8 @@ def openai_stub(tmp_path):
         call("catering done"),  # catering_agent: step 1
         code("final_answer('manager done')"),  # party_manager: step 2
     ]
-    path = tmp_path / "replies.json"
-    path.write_text(json.dumps(replies))
-    proc = subprocess.Popen([sys.executable, str(STUB), str(path)], stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}/v1", Path(str(path) + ".requests.jsonl")
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+    with stub_servers.openai_stub(replies, tmp_path) as server:
+        yield server
 
 
 def test_demo_with_a_real_openai_server_model(openai_stub, tmp_path, capsys, instrumentor, monkeypatch):

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from agents_fixtures import code
+from stub_servers import openai_stub
 
 STUB = Path(__file__).parent / "servers" / "openai_stub.py"
 
 
 @pytest.fixture
 def openai_server(tmp_path):
-    replies = tmp_path / "replies.json"
-    replies.write_text(json.dumps([code("x = 5"), code("final_answer(x + 1)")] * 4))
-    proc = subprocess.Popen([sys.executable, str(STUB), str(replies)], stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}/v1", Path(str(replies) + ".requests.jsonl")
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+    with openai_stub([code("x = 5"), code("final_answer(x + 1)")] * 4, tmp_path) as server:
+        yield server
 
 
 @pytest.mark.parametrize("stream", [False, True])

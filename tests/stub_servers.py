@@ -28,5 +28,16 @@ def openai_stub(replies: list[Any], directory: Path) -> Iterator[tuple[str, Path
         assert line.startswith("PORT "), line
         yield f"http://127.0.0.1:{int(line.split()[1])}/v1", Path(str(path) + ".requests.jsonl")
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Stop a child by its pid: ``sig``, then SIGKILL if it has not exited within ``timeout``."""
+    if proc.poll() is not None:
+        return
+    os.kill(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)

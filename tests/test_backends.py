@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from stub_servers import stop_process
 
 from smolagents_otel import configure
 from smolagents_otel.cli import PhoenixServer, phoenix_command, wait_for_phoenix_spans
@@ -143,12 +144,7 @@ def rotel(phoenix, tmp_path):
                 time.sleep(0.05)
         yield {"grpc": f"http://127.0.0.1:{grpc_port}", "http": f"http://127.0.0.1:{http_port}"}
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process(proc)
         log.close()
 
 

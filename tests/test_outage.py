@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import socket
 import statistics
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from agents_fixtures import THREE_STEP_CODE, code_agent
+from stub_servers import stop_process
 
 from smolagents_otel.delivery import CountingSpanExporter
 from smolagents_otel.export_setup import _flush_and_shutdown, configure
@@ -33,8 +33,7 @@ def start(mode: str, port: int = 0):
 
 
 def stop(proc) -> None:
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    stop_process(proc, signal.SIGKILL)  # abruptly: the backend "goes away"
 
 
 def stats(port: int) -> dict:

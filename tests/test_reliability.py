@@ -17,14 +17,14 @@ from smolagents import Tool
 from smolagents_otel import Config, Instrumentor, LifecycleEvent
 from smolagents_otel.callbacks import CallbackRegistry
 from smolagents_otel.redaction import Redactor
-from smolagents_otel.serialize import messages_to_json, to_text
+from smolagents_otel.serialize import MessageEncoder, to_text
 
 # ----------------------------------------------------------------------------- fault injection
 INJECTION_POINTS = [
     ("smolagents_otel.wrap_agents", "_begin_run"),
     ("smolagents_otel.wrap_agents", "_step_attributes"),
     ("smolagents_otel.wrap_agents", "_finish_reason"),
-    ("smolagents_otel.wrap_agents", "_final_answer_step_class"),
+    ("smolagents_otel.wrap_agents", "_smolagents_class"),
     ("smolagents_otel.wrap_agents.StepState", "__init__"),
     ("smolagents_otel.wrap_agents._StepObserver", "__init__"),
     ("smolagents_otel.wrap_agents._PlanningObserver", "__init__"),
@@ -303,7 +303,7 @@ messages = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(msgs=messages, limit=st.integers(min_value=64, max_value=4000))
 def test_message_serializer_bounded_and_newest_first(msgs, limit):
-    text = messages_to_json(msgs, limit, Redactor(False))
+    text = MessageEncoder().encode(msgs, limit, Redactor(False))
     assert len(text) <= limit + 40
     if len(text) < limit and msgs:
         parsed = json.loads(text)

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from typing import Any
 
 import pytest
 import test_backends
+from stub_servers import stop_process
 from test_backends import ROTEL_AGENT, assert_demo_shape, compare, send_demo
 
 from smolagents_otel import configure
@@ -132,14 +132,8 @@ class RotelScript:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if process is not None:
+            stop_process(process)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from agents_fixtures import THREE_STEP_CODE, code_agent
+from stub_servers import stop_process
 
 from smolagents_otel import trace_context
 
@@ -98,8 +99,7 @@ def test_zero_config_export_from_environment_flushed_at_exit(tmp_path):
             stats = json.loads(response.read())
         assert stats["spans"] == 13 and "invoke_agent CodeAgent" in stats["names"]
     finally:
-        os.kill(server.pid, signal.SIGKILL)
-        server.wait()
+        stop_process(server, signal.SIGKILL)
 
 
 def test_zero_config_without_any_backend_warns_once(tmp_path):

@@ -72,9 +72,6 @@ class Registration:
     agent_ref: Any  # weakref to the agent, or None for all agents
     blocks_on_error: bool  # PR #1959 semantics: any exception from a veto-able event blocks the action
 
-    def applies_to(self, agent: Any) -> bool:
-        return self.agent_ref is None or self.agent_ref() is agent
-
 
 class CallbackHandle:
     """Returned by ``Instrumentor.on``; ``remove()`` unregisters the callback (safe to call twice)."""

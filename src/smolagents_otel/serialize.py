@@ -191,11 +191,6 @@ def _message_parts(message: Any, limit: int) -> tuple[str, str, tuple[tuple[Any,
     return (str(role) if role is not None else "unknown"), _content_text(content, limit), calls
 
 
-def messages_to_json(messages: Any, limit: int, redact: Callable[[str], str]) -> str:
-    """Uncached ``MessageEncoder().encode``: see there."""
-    return MessageEncoder().encode(messages, limit, redact)
-
-
 def message_output_json(message: Any, limit: int, redact: Callable[[str], str]) -> str:
     """The model's answer as one assistant message in JSON (content and tool calls)."""
     try:

@@ -156,7 +156,7 @@ class _RunObserver(Observer):
     def __init__(self, rt: Runtime, state: RunState) -> None:
         self.rt = rt
         self.state = state
-        self.final_answer_step = _final_answer_step_class()
+        self.final_answer_step = _smolagents_class("smolagents.memory", "FinalAnswerStep")
 
     def on_item(self, item: Any) -> None:
         if self.final_answer_step is not None and isinstance(item, self.final_answer_step):
@@ -165,10 +165,6 @@ class _RunObserver(Observer):
     def finish(self, exc: BaseException | None, closed: bool = False) -> BaseException | None:
         _finish_run(self.rt, self.state, exc=exc, closed=closed)
         return None
-
-
-def _final_answer_step_class() -> Any:
-    return _smolagents_class("smolagents.memory", "FinalAnswerStep")
 
 
 @functools.cache
